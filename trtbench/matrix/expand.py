@@ -1,0 +1,70 @@
+"""Expanding the axes into variants, applying the validity rules, keeping every exclusion's reason."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from trtbench.backends.registry import backend_info
+from trtbench.matrix.spec import Matrix, ShapeProfile, Variant
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A combination of the axes that does not run, and why."""
+
+    model: str
+    backend: str
+    batch: int
+    precision: str
+    build_mode: str
+    profile: Optional[str]
+    reason: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def default_profile(batches) -> ShapeProfile:
+    """When an explicit build is asked for without a profile: min/opt/max = smallest/largest batch."""
+    lo, hi = min(batches), max(batches)
+    return ShapeProfile("auto", batch=(lo, hi, hi) if lo == hi else (lo, _opt(batches), hi))
+
+
+def _opt(batches) -> int:
+    ordered = sorted(set(batches))
+    return ordered[len(ordered) // 2] if len(ordered) > 2 else ordered[-1]
+
+
+def expand(matrix: Matrix) -> Tuple[List[Variant], List[Exclusion]]:
+    variants: List[Variant] = []
+    excluded: List[Exclusion] = []
+    profiles = matrix.profiles or ((default_profile(matrix.batches),) if "explicit" in matrix.build_modes else ())
+    for model, backend, precision, mode, batch in itertools.product(
+            matrix.models, matrix.backends, matrix.precisions, matrix.build_modes, matrix.batches):
+        info = backend_info(backend)
+
+        def exclude(profile: Optional[ShapeProfile], reason: str) -> None:
+            excluded.append(Exclusion(model.name, info.name, batch, precision, mode,
+                                      profile.name if profile else None, reason))
+
+        if precision not in info.precisions:
+            exclude(None, f"backend {info.name} cannot run precision {precision} "
+                          f"(it runs {', '.join(sorted(info.precisions))})")
+            continue
+        if mode == "implicit":
+            for p in matrix.profiles:
+                exclude(p, f"profile {p.name} does not apply to an implicit (static-shape) build; "
+                           f"one static variant per batch runs instead")
+            variants.append(Variant(model, info.name, batch, precision, mode, None))
+            continue
+        for p in profiles:
+            lo, _, hi = p.batch_range()
+            if not lo <= batch <= hi:
+                exclude(p, f"batch {batch} is outside profile {p.name} (batch {lo}..{hi})")
+            else:
+                variants.append(Variant(model, info.name, batch, precision, mode, p))
+    seen = set()
+    unique = [v for v in variants if not (v in seen or seen.add(v))]
+    return unique, excluded

@@ -1,0 +1,127 @@
+"""A variant is data: a frozen, hashable spec that keys caching, grouping, reports and gates.
+
+Nothing in this module touches a model file, a runtime or a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+from trtbench.models.loading import ModelSource
+
+#: precision -> what it means. ``-io`` variants also convert the model's inputs/outputs (fewer H2D/D2H bytes).
+PRECISIONS: Dict[str, str] = {
+    "fp32": "float32 everywhere (TF32 tensor-core math off where the backend has a switch)",
+    "tf32": "float32 tensors, TF32 tensor-core math allowed (a backend setting, not a model change)",
+    "fp16": "float16 compute, float32 inputs/outputs kept",
+    "fp16-io": "float16 compute and float16 inputs/outputs",
+    "bf16": "bfloat16 compute, float32 inputs/outputs kept",
+    "bf16-io": "bfloat16 compute and bfloat16 inputs/outputs",
+    "int8": "int8 explicit quantization (Q/DQ nodes, calibrated)",
+    "fp8": "fp8 (e4m3) explicit quantization (Q/DQ nodes, calibrated)",
+}
+
+#: build mode -> what it means (see README "implicit and explicit").
+BUILD_MODES: Dict[str, str] = {
+    "implicit": "static shapes: the batch is fixed when the engine/session is built, one per batch size",
+    "explicit": "dynamic shapes: one engine per optimization profile (min/opt/max), the batch is set per run",
+}
+
+Shape = Tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class InputRange:
+    """min/opt/max shapes of one input in an optimization profile."""
+
+    name: str
+    min: Shape
+    opt: Shape
+    max: Shape
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    """A named min/opt/max set. Either ``batch`` (the first dim of every input; other dims come from the
+    model) or ``inputs`` (full shapes per input, trtexec's --minShapes/--optShapes/--maxShapes)."""
+
+    name: str
+    batch: Optional[Tuple[int, int, int]] = None
+    inputs: Tuple[InputRange, ...] = ()
+
+    def batch_range(self) -> Tuple[int, int, int]:
+        if self.batch is not None:
+            return self.batch
+        firsts = {(r.min[0], r.opt[0], r.max[0]) for r in self.inputs if r.min}
+        if len(firsts) != 1:
+            raise ValueError(f"profile {self.name}: inputs disagree on the batch range {sorted(firsts)}")
+        return firsts.pop()
+
+    def describe(self) -> str:
+        if self.batch is not None:
+            return f"batch {self.batch[0]}/{self.batch[1]}/{self.batch[2]}"
+        return "; ".join(f"{r.name} {_x(r.min)}/{_x(r.opt)}/{_x(r.max)}" for r in self.inputs)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "batch": list(self.batch) if self.batch else None,
+                "inputs": [{"name": r.name, "min": list(r.min), "opt": list(r.opt), "max": list(r.max)}
+                           for r in self.inputs]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ShapeProfile":
+        return cls(d["name"], tuple(d["batch"]) if d.get("batch") else None,
+                   tuple(InputRange(r["name"], tuple(r["min"]), tuple(r["opt"]), tuple(r["max"]))
+                         for r in d.get("inputs") or ()))
+
+
+def _x(shape: Shape) -> str:
+    return "x".join(map(str, shape))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One point of the matrix. ``id`` is stable and readable: ``resnet-onnxruntime-fp32-explicit-dyn-b8``."""
+
+    model: ModelSource
+    backend: str
+    batch: int
+    precision: str = "fp32"
+    build_mode: str = "explicit"
+    profile: Optional[ShapeProfile] = None
+
+    @property
+    def id(self) -> str:
+        parts = [self.model.name, self.backend, self.precision, self.build_mode]
+        if self.profile is not None:
+            parts.append(self.profile.name)
+        parts.append(f"b{self.batch}")
+        return "-".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "model": self.model.name, "model_path": self.model.path, "backend": self.backend,
+                "batch": self.batch, "precision": self.precision, "build_mode": self.build_mode,
+                "profile": self.profile.to_dict() if self.profile else None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Variant":
+        return cls(ModelSource(d["model"], d.get("model_path")), d["backend"], int(d["batch"]), d["precision"],
+                   d["build_mode"], ShapeProfile.from_dict(d["profile"]) if d.get("profile") else None)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The axes. ``expand`` turns them into variants plus the excluded combinations with reasons."""
+
+    models: Tuple[ModelSource, ...]
+    backends: Tuple[str, ...]
+    batches: Tuple[int, ...]
+    precisions: Tuple[str, ...] = ("fp32",)
+    build_modes: Tuple[str, ...] = ("explicit",)
+    profiles: Tuple[ShapeProfile, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        return {"models": [{"name": m.name, "path": m.path} for m in self.models],
+                "backends": list(self.backends), "batches": list(self.batches),
+                "precisions": list(self.precisions), "build_modes": list(self.build_modes),
+                "profiles": [p.to_dict() for p in self.profiles]}

@@ -1,0 +1,77 @@
+"""Finding and loading models, with one-line errors for every way a model file can be wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import onnx
+
+from trtbench.errors import UserError
+from trtbench.models.builtin import BUILTIN_MODELS, builtin_model, builtin_names
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from: a built-in name or an ONNX file. ``name`` is what variant ids show."""
+
+    name: str
+    path: Optional[str] = None  # None for built-in models
+
+    @property
+    def builtin(self) -> bool:
+        return self.path is None
+
+    def load(self) -> onnx.ModelProto:
+        return builtin_model(self.name) if self.path is None else load_onnx(self.path)
+
+
+def resolve_model(ref: str) -> ModelSource:
+    """A model reference from the user: a built-in name or a path to an ``.onnx`` file."""
+    if ref in BUILTIN_MODELS:
+        return ModelSource(ref)
+    looks_like_path = os.sep in ref or ref.endswith(".onnx") or os.path.exists(ref)
+    if not looks_like_path:
+        raise UserError(f"unknown model {ref!r}: use a built-in model ({', '.join(builtin_names())}) "
+                        f"or the path of an .onnx file")
+    path = Path(ref)
+    if not path.is_file():
+        raise UserError(f"model file {ref} does not exist: check the path")
+    return ModelSource(name=_model_name(path), path=str(path))
+
+
+def _model_name(path: Path) -> str:
+    stem = path.name[:-5] if path.name.endswith(".onnx") else path.name
+    return "".join(c if c.isalnum() or c in "_." else "_" for c in stem) or "model"
+
+
+def load_onnx(path: str) -> onnx.ModelProto:
+    """Load an ONNX file, turning every failure into a one-line ``UserError``."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"model file {path} does not exist: check the path")
+    data = p.read_bytes()
+    if not data:
+        raise UserError(f"model file {path} is empty: re-export the model")
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as exc:  # protobuf raises DecodeError, sometimes others
+        raise UserError(f"{path} is not a readable ONNX model ({type(exc).__name__}): "
+                        f"the file is truncated or not ONNX; re-export it") from None
+    if not model.HasField("graph") or not (model.graph.node or model.graph.output):
+        raise UserError(f"{path} is not an ONNX model (no graph found): re-export it with torch.onnx.export "
+                        f"or another ONNX exporter")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path} is not a valid ONNX model ({first}): fix or re-export it") from None
+    return model
+
+
+def model_digest(model: onnx.ModelProto) -> str:
+    """A content hash of the model (the key for caches of converted models and engines)."""
+    return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()

@@ -1,0 +1,155 @@
+"""Static and dynamic shapes: rewrite a model's batch dimension, and notice when the model pins it.
+
+"implicit" build mode needs a model with fully static shapes (one engine per batch); "explicit" needs
+a dynamic batch dimension (one engine, one optimization profile). A static-batch model can be made
+dynamic by renaming its batch dims to a symbol, unless constants baked in at export time (a Reshape to
+``[1, -1]``, an Expand to ``[8, ...]``) still fix the batch: then the variant is not applicable.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from trtbench.errors import NotApplicable
+from trtbench.models.inspect import graph_inputs
+
+BATCH_SYMBOL = "batch"
+
+
+def _dims(vi: onnx.ValueInfoProto):
+    return vi.type.tensor_type.shape.dim
+
+
+def _set_dim(dim, value) -> None:
+    if isinstance(value, int):
+        dim.Clear()
+        dim.dim_value = value
+    else:
+        dim.Clear()
+        dim.dim_param = value
+
+
+def _symbols_of_batch(model: onnx.ModelProto) -> List[str]:
+    """The symbolic names the inputs use for their first (batch) dimension."""
+    out = []
+    for vi in graph_inputs(model):
+        dims = _dims(vi)
+        if len(dims) and dims[0].HasField("dim_param") and dims[0].dim_param:
+            out.append(dims[0].dim_param)
+    return out
+
+
+def make_static(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]]) -> onnx.ModelProto:
+    """A copy with every input fixed to ``shapes`` (name -> full shape); symbolic output dims that the
+    inputs define are resolved too, and stale intermediate shapes are dropped."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    symbols: Dict[str, int] = {}
+    for vi in graph_inputs(m):
+        if vi.name not in shapes:
+            continue
+        dims, shape = _dims(vi), list(shapes[vi.name])
+        if len(dims) != len(shape):
+            raise NotApplicable(f"input {vi.name} has rank {len(dims)}, the shape given has rank {len(shape)}")
+        for d, v in zip(dims, shape):
+            if d.HasField("dim_param") and d.dim_param:
+                symbols[d.dim_param] = int(v)
+            _set_dim(d, int(v))
+    for vi in m.graph.output:
+        for d in _dims(vi):
+            if d.HasField("dim_param") and d.dim_param in symbols:
+                _set_dim(d, symbols[d.dim_param])
+    del m.graph.value_info[:]
+    return m
+
+
+def _constant_values(model: onnx.ModelProto) -> Dict[str, np.ndarray]:
+    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value":
+                    values[node.output[0]] = numpy_helper.to_array(a.t)
+    return values
+
+
+def find_batch_pins(model: onnx.ModelProto, batch: int) -> List[str]:
+    """Nodes whose constant target shape fixes the batch at ``batch`` (a Reshape to ``[batch, ...]``,
+    an Expand to ``[batch, ...]``): each entry says which node and what constant."""
+    consts = _constant_values(model)
+    pins = []
+    for node in model.graph.node:
+        if node.op_type not in ("Reshape", "Expand") or len(node.input) < 2:
+            continue
+        target = consts.get(node.input[1])
+        if target is None or target.ndim != 1 or target.size == 0:
+            continue
+        first = int(target[0])
+        if first == batch and first > 0 and not (node.op_type == "Expand" and first == 1):
+            pins.append(f"{node.op_type} node {node.name or node.output[0]!r} has the constant target shape "
+                        f"{target.tolist()}")
+    return pins
+
+
+def _static_batch(model: onnx.ModelProto) -> Optional[int]:
+    for vi in graph_inputs(model):
+        dims = _dims(vi)
+        if len(dims) and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
+            return int(dims[0].dim_value)
+    return None
+
+
+def make_dynamic(model: onnx.ModelProto, symbol: str = BATCH_SYMBOL) -> onnx.ModelProto:
+    """A copy whose inputs and outputs have a symbolic first (batch) dimension.
+
+    Raises ``NotApplicable`` when the model's own constants pin the batch, or when shape inference at
+    another batch size contradicts the declared outputs."""
+    old_batch = _static_batch(model)
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    if old_batch is None:  # already dynamic in the batch
+        return m
+    pins = find_batch_pins(m, old_batch)
+    if pins:
+        raise NotApplicable(f"the model's batch is pinned at {old_batch} by its constants ({pins[0]}); "
+                            f"re-export it with a dynamic batch axis")
+    for vi in list(graph_inputs(m)) + list(m.graph.output):
+        dims = _dims(vi)
+        if len(dims) and dims[0].HasField("dim_value") and dims[0].dim_value == old_batch:
+            _set_dim(dims[0], symbol)
+    del m.graph.value_info[:]
+    probe = old_batch + 1
+    conflict = shape_conflict(m, {vi.name: [probe] + [d.dim_value for d in _dims(vi)[1:]]
+                                  for vi in graph_inputs(m)})
+    if conflict:
+        raise NotApplicable(f"the model's batch is pinned at {old_batch}: at batch {probe} shape inference "
+                            f"says {conflict}; re-export it with a dynamic batch axis")
+    return m
+
+
+def shape_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]]) -> Optional[str]:
+    """Run strict ONNX shape inference with the inputs fixed to ``shapes``; return the message when an
+    inferred shape contradicts a declared one (None when they agree or inference cannot tell)."""
+    if any(0 in tuple(s) for s in shapes.values()):
+        return None
+    static = make_static(model, shapes)
+    try:
+        onnx.shape_inference.infer_shapes(static, check_type=False, strict_mode=True, data_prop=True)
+    except Exception as exc:  # InferenceError: only a shape disagreement is a verdict
+        text = str(exc)
+        if "differ" in text or "mismatch" in text.lower():
+            return text.strip().splitlines()[-1][:300]
+    return None
+
+
+def batch_is_dynamic(model: onnx.ModelProto) -> bool:
+    return _static_batch(model) is None and bool(_symbols_of_batch(model) or graph_inputs(model))
+
+
+def input_shapes(model: onnx.ModelProto) -> Dict[str, Tuple]:
+    from trtbench.models.inspect import inspect_model
+    return {t.name: t.shape for t in inspect_model(model).inputs}

@@ -1,0 +1,1 @@
+"""Precision variants of an ONNX model (conversion and explicit quantization) and accuracy checks."""

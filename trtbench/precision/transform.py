@@ -1,0 +1,135 @@
+"""Turn an FP32 ONNX model into the model a precision variant runs.
+
+- fp32 / tf32: the model unchanged (TF32 is a backend setting).
+- fp16 / fp16-io: onnxruntime's float16 converter (``onnxruntime.transformers.float16``), keeping float32
+  inputs/outputs (``fp16``) or converting them too (``fp16-io``).
+- int8 / fp8: explicit quantization with Q/DQ nodes by ``onnxruntime.quantization.quantize_static``,
+  calibrated on generated data (or a user's ``.npz``).
+- bf16 / bf16-io: no ONNX-level converter is available to us; backends that can run bf16 natively
+  (PyTorch) do so on the FP32 model, others skip the variant with that reason.
+
+Results are cached by (model content hash, precision) in memory for the run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import onnx
+
+from trtbench.errors import NotApplicable, UserError, VariantSkipped
+from trtbench.models.inputs import make_inputs
+from trtbench.models.inspect import inspect_model
+from trtbench.models.loading import model_digest
+
+
+@dataclass(frozen=True)
+class ConvertedModel:
+    model: onnx.ModelProto
+    method: str  # how the precision was obtained, recorded in results
+
+
+_CACHE: Dict[Tuple[str, str, Optional[str]], ConvertedModel] = {}
+
+
+def apply_precision(model: onnx.ModelProto, precision: str, settings=None,
+                    calibration: Optional[str] = None) -> ConvertedModel:
+    key = (model_digest(model), precision, calibration)
+    if key not in _CACHE:
+        _CACHE[key] = _convert(model, precision, calibration, seed=getattr(settings, "seed", 0))
+    return _CACHE[key]
+
+
+def _convert(model: onnx.ModelProto, precision: str, calibration: Optional[str], seed: int) -> ConvertedModel:
+    if precision in ("fp32", "tf32"):
+        return ConvertedModel(model, "none (fp32 model)")
+    if precision in ("fp16", "fp16-io"):
+        return _to_fp16(model, keep_io=precision == "fp16")
+    if precision in ("int8", "fp8"):
+        return _quantize(model, precision, calibration, seed)
+    if precision in ("bf16", "bf16-io"):
+        raise VariantSkipped("no bf16 ONNX converter is installed (onnxruntime's converter does fp16 only); "
+                             "backends that compute bf16 natively (torch) run this precision")
+    raise UserError(f"unknown precision {precision!r}")
+
+
+def _to_fp16(model: onnx.ModelProto, keep_io: bool) -> ConvertedModel:
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    try:
+        converted = convert_float_to_float16(model, keep_io_types=keep_io, disable_shape_infer=False)
+    except Exception as exc:
+        raise NotApplicable(f"onnxruntime's float16 converter failed on this model: {exc}") from None
+    converted.ir_version = model.ir_version
+    return ConvertedModel(converted, "onnxruntime.transformers.float16 (" +
+                          ("float32 I/O kept" if keep_io else "float16 I/O") + ")")
+
+
+class _Reader:
+    def __init__(self, batches):
+        self._it = iter(batches)
+
+    def get_next(self):
+        return next(self._it, None)
+
+    def rewind(self):  # some onnxruntime versions call it
+        pass
+
+
+def calibration_batches(model: onnx.ModelProto, calibration: Optional[str], seed: int, count: int = 8):
+    """Calibration feeds: a user's .npz (one array per input, first axis = samples) or generated data."""
+    info = inspect_model(model)
+    if calibration:
+        try:
+            data = np.load(calibration)
+        except Exception as exc:
+            raise UserError(f"calibration file {calibration} cannot be read ({exc}): give an .npz with one array "
+                            f"per model input") from None
+        feeds = []
+        for t in info.inputs:
+            if t.name not in data:
+                raise UserError(f"calibration file {calibration} has no array for input {t.name!r} "
+                                f"(it has {', '.join(data.files)})")
+            arr = data[t.name]
+            if np.dtype(t.dtype) != arr.dtype:
+                raise UserError(f"calibration array {t.name} is {arr.dtype}, the model input is {t.dtype}: "
+                                f"convert it with .astype({t.dtype!r})")
+            fixed = [d for d in t.shape[1:]]
+            if arr.ndim != len(t.shape) or any(isinstance(d, int) and d != s for d, s in zip(fixed, arr.shape[1:])):
+                raise UserError(f"calibration array {t.name} has shape {arr.shape}, the model input is "
+                                f"{t.shape_text()}: fix the array's shape")
+        n = min(data[t.name].shape[0] for t in info.inputs)
+        for i in range(n):
+            feeds.append({t.name: data[t.name][i:i + 1] for t in info.inputs})
+        return feeds
+    shapes = {}
+    for t in info.inputs:
+        dims = [1] + [d if isinstance(d, int) else 1 for d in t.shape[1:]]
+        shapes[t.name] = dims
+    dtypes = {t.name: t.dtype for t in info.inputs}
+    return [make_inputs(dtypes, shapes, seed=seed + i) for i in range(count)]
+
+
+def _quantize(model: onnx.ModelProto, precision: str, calibration: Optional[str], seed: int) -> ConvertedModel:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    feeds = calibration_batches(model, calibration, seed)
+    qtype = QuantType.QInt8 if precision == "int8" else QuantType.QFLOAT8E4M3FN
+    with tempfile.TemporaryDirectory(prefix="trtbench-q-") as tmp:
+        src, dst = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, f"{precision}.onnx")
+        onnx.save(model, src)
+        try:
+            quantize_static(src, dst, _Reader(feeds), quant_format=QuantFormat.QDQ, activation_type=qtype,
+                            weight_type=qtype, per_channel=precision == "int8",
+                            calibrate_method=CalibrationMethod.MinMax,
+                            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+        except Exception as exc:
+            raise NotApplicable(f"onnxruntime quantize_static ({precision}) failed on this model: "
+                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        quantized = onnx.load(dst)
+    return ConvertedModel(quantized, f"onnxruntime.quantization.quantize_static (QDQ, {precision}, MinMax, "
+                                     f"{'user .npz' if calibration else f'{len(feeds)} generated samples'})")

@@ -1,0 +1,1 @@
+"""Rendering: the terminal summary table, and the HTML/markdown comparison reports."""

@@ -1,0 +1,48 @@
+"""How a run measures (the part of the configuration that is not the matrix)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+MODES = ("latency", "throughput")
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "trtbench")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Measurement settings, recorded in every results file beside the numbers they produced.
+
+    The loop warms up for ``warmup_ms``, then runs until both ``iterations`` queries and ``duration_s``
+    seconds are reached (as trtexec does, whose defaults are 10 and 3 s), or ``max_iterations``.
+    """
+
+    warmup_ms: float = 200.0
+    duration_s: float = 1.0
+    iterations: int = 10
+    max_iterations: int = 20000
+    mode: str = "latency"  # latency: one query in flight; throughput: pipelined like trtexec
+    cuda_graph: bool = False
+    spin_wait: bool = False
+    data_transfers: bool = True
+    nvml_interval_ms: float = 20.0
+    nvml: bool = True
+    device: int = 0
+    seed: int = 0
+    cache_dir: str = ""
+    min_samples: int = 30  # fewer samples than this is flagged "too_few_samples"
+    cv_threshold: float = 0.025  # trtexec warns above 2.5%
+    check_accuracy: bool = True
+    layer_profile: bool = False
+    engine: Optional[str] = None  # run a prebuilt TensorRT plan instead of a model
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def resolved_cache_dir(self) -> str:
+        return self.cache_dir or default_cache_dir()

@@ -1,0 +1,75 @@
+"""Statistics over raw samples, computed the way trtexec computes them.
+
+Percentiles are nearest-rank, as in trtexec's ``findPercentile``: for n sorted samples the p-th
+percentile is ``sorted[max(n - 1 - floor((1 - p/100) * n), 0)]``, a sample that was really measured
+(no interpolation). The median is the middle sample, or the mean of the two middle ones.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence
+
+PERCENTILES = (90, 95, 99)
+
+
+def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
+    n = len(sorted_values)
+    if n == 0:
+        raise ValueError("no samples")
+    exclude = int((1.0 - p / 100.0) * n)
+    return float(sorted_values[max(n - 1 - exclude, 0)])
+
+
+def median(sorted_values: Sequence[float]) -> float:
+    n = len(sorted_values)
+    if n == 0:
+        raise ValueError("no samples")
+    mid = n // 2
+    return float(sorted_values[mid]) if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2.0
+
+
+def describe(values: Sequence[float]) -> Dict[str, float]:
+    """min, max, mean, std (sample), median, p25/p75, IQR, p90/p95/p99 and the coefficient of variation."""
+    xs: List[float] = sorted(float(v) for v in values)
+    n = len(xs)
+    if n == 0:
+        return {"n": 0}
+    mean = math.fsum(xs) / n
+    var = math.fsum((x - mean) ** 2 for x in xs) / (n - 1) if n > 1 else 0.0
+    std = math.sqrt(var)
+    q1, q3 = nearest_rank(xs, 25), nearest_rank(xs, 75)
+    out = {"n": n, "min": xs[0], "max": xs[-1], "mean": mean, "std": std, "median": median(xs),
+           "p25": q1, "p75": q3, "iqr": q3 - q1, "cv": std / mean if mean > 0 else 0.0}
+    for p in PERCENTILES:
+        out[f"p{p}"] = nearest_rank(xs, p)
+    return out
+
+
+def quality_flags(stats: Dict[str, Dict[str, float]], *, min_samples: int, cv_threshold: float,
+                  throttled: Optional[bool] = None, gpu: bool = False) -> List[str]:
+    """trtexec's warnings as flags: noisy (CV of compute above the threshold), too_few_samples,
+    enqueue_bound (median enqueue > 0.8 x median compute, GPU timers only), transfer_bound (median H2D
+    or D2H >= median compute), throttled (NVML saw a throttle reason)."""
+    flags = []
+    compute = stats.get("compute", {})
+    if compute.get("n", 0) < min_samples:
+        flags.append("too_few_samples")
+    if compute.get("n", 0) and compute.get("cv", 0.0) > cv_threshold:
+        flags.append("noisy")
+    med = compute.get("median", 0.0)
+    if gpu and med > 0 and stats.get("enqueue", {}).get("median", 0.0) > 0.8 * med:
+        flags.append("enqueue_bound")
+    if med > 0 and any(stats.get(s, {}).get("n", 0) and stats[s]["median"] >= med for s in ("h2d", "d2h")):
+        flags.append("transfer_bound")
+    if throttled:
+        flags.append("throttled")
+    return flags
+
+
+def summarize(series: Dict[str, Sequence[float]], *, queries: int, walltime_s: float, batch: int) -> dict:
+    stats = {name: describe(values) for name, values in series.items() if len(values)}
+    qps = queries / walltime_s if walltime_s > 0 else 0.0
+    return {"stages": stats, "throughput": {"queries_per_s": qps, "inferences_per_s": qps * batch,
+                                            "note": "inferences_per_s multiplies in the batch; trtexec's "
+                                                    "throughput for explicit-batch engines does not"}}
