@@ -73,6 +73,13 @@ RUN_OPTIONS = (
            "flag"),
     Option("layer_profile", ("--layer-profile",), "also run a separate per-layer profiling pass (TensorRT)",
            "flag"),
+    Option("trt_typing", ("--trt-typing",), "TensorRT precision route: weak (builder flags, 8.6/10.x), strong "
+           "(typed model, 10.x/11.x) or auto (strong on 11, weak before)", choices=("auto", "weak", "strong")),
+    Option("mem_pool_size", ("--memPoolSize",), "TensorRT workspace limit, trtexec syntax workspace:1024 (MiB; "
+           "K/M/G suffixes allowed)", metavar="POOL:SIZE"),
+    Option("opt_level", ("--builderOptimizationLevel",), "TensorRT builder optimization level 0-5 (default 3)",
+           "int", "N"),
+    Option("verbose", ("--verbose",), "print TensorRT's log", "flag"),
     Option("results", ("--results",), "results directory; each run writes RESULTS/<run-id>/results.json "
            "(default: results)", metavar="DIR"),
 )
@@ -122,6 +129,23 @@ _RUN_NUMBERS = {"warmup_ms": (float, 0, "--warmup"), "duration_s": (float, 0, "-
                 "iterations": (int, 1, "--iterations"), "max_iterations": (int, 1, "--max-iterations"),
                 "nvml_interval_ms": (float, 1, "--nvml-interval"), "device": (int, 0, "--device"),
                 "seed": (int, 0, "--seed")}
+
+
+def parse_mem_pool(text: str) -> int:
+    """trtexec's ``workspace:1024`` (MiB), ``workspace:2G``, ``workspace:512M``, ``workspace:64K`` -> bytes."""
+    pool, sep, size = str(text).partition(":")
+    if not sep or pool.strip().lower() != "workspace":
+        raise UserError(f"bad --memPoolSize {text!r}: write workspace:SIZE, e.g. workspace:1024 (MiB) or workspace:2G")
+    size = size.strip().upper().replace("IB", "").rstrip("B")
+    unit = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(size[-1:], 1 << 20)
+    number = size[:-1] if size[-1:] in "KMG" else size
+    try:
+        value = float(number)
+    except ValueError:
+        raise UserError(f"bad --memPoolSize {text!r}: the size must be a number, e.g. workspace:1024") from None
+    if value <= 0:
+        raise UserError(f"bad --memPoolSize {text!r}: the size must be positive")
+    return int(value * unit)
 
 
 def configure(values: Dict[str, Any], default_backend=None) -> Tuple[Matrix, RunSettings, str]:
@@ -181,6 +205,17 @@ def configure(values: Dict[str, Any], default_backend=None) -> Tuple[Matrix, Run
                                          ("layer_profile", "layer_profile", True)):
         if values.get(flag_dest):
             run[field_name] = value
+    if values.get("trt_typing"):
+        run["trt_typing"] = values["trt_typing"]
+    if values.get("mem_pool_size"):
+        run["trt_workspace_bytes"] = parse_mem_pool(values["mem_pool_size"])
+    if values.get("opt_level") is not None:
+        level = _number("--builderOptimizationLevel", values["opt_level"], int, 0)
+        if level > 5:
+            raise UserError(f"bad --builderOptimizationLevel {level}: it takes 0..5")
+        run["trt_opt_level"] = level
+    if values.get("verbose"):
+        run["verbose"] = True
     if values.get("cache_dir"):
         run["cache_dir"] = values["cache_dir"]
     settings = RunSettings(**run)

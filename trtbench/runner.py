@@ -67,18 +67,25 @@ def _error(exc: BaseException) -> dict:
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]}
 
 
-def run_variant(variant: Variant, settings: RunSettings, sampler_factory=None) -> dict:
+def model_backend(variant: Variant, settings: RunSettings):
+    """The usual way to a backend: load the model, prepare it for the variant, construct the backend."""
+    cls = backend_info(variant.backend).load_class()
+    cls.require()
+    prepared = prepare_model(variant, variant.model.load())
+    return cls(variant, settings, prepared)
+
+
+def run_variant(variant: Variant, settings: RunSettings, sampler_factory=None, artifacts_dir=None,
+                make_backend=model_backend) -> dict:
     record: Dict = {"variant": variant.to_dict(), "status": "ok", "reason": None, "started": utc_now()}
     t0 = time.perf_counter()
     backend = None
     try:
-        cls = backend_info(variant.backend).load_class()
-        cls.require()
-        model = variant.model.load()
-        prepared = prepare_model(variant, model)
+        backend = make_backend(variant, settings)
+        prepared = backend.prepared
+        backend.artifacts_dir = artifacts_dir
         record["shapes"] = {k: {n: list(s) for n, s in getattr(prepared, k + "_shapes").items()}
                             for k in ("run", "min", "opt", "max")}
-        backend = cls(variant, settings, prepared)
         backend.prepare()
         backend.load()
         feeds = make_inputs(prepared.dtypes, prepared.run_shapes, settings.seed)
@@ -110,7 +117,7 @@ def run_variant(variant: Variant, settings: RunSettings, sampler_factory=None) -
             nvml=telemetry, accuracy=None)
         if hasattr(backend, "extra_artifacts"):
             record["artifacts"] = backend.extra_artifacts()
-        if settings.check_accuracy:
+        if settings.check_accuracy and prepared.model is not None:
             record["accuracy"] = _accuracy(variant, prepared, feeds, outputs)
             if record["accuracy"].get("inaccurate"):
                 record["quality"].append("inaccurate")
@@ -178,7 +185,7 @@ def run_matrix(matrix: Matrix, settings: RunSettings, results_dir: str, *, comma
                                                                    else None)
     try:
         for i, v in enumerate(variants):
-            record = run_variant(v, settings, factory)
+            record = run_variant(v, settings, factory, artifacts_dir=str(writer.directory))
             writer.add(record)
             outcome.records.append(record)
             if on_record:

@@ -40,6 +40,10 @@ class RunSettings:
     check_accuracy: bool = True
     layer_profile: bool = False
     engine: Optional[str] = None  # run a prebuilt TensorRT plan instead of a model
+    trt_typing: str = "auto"  # auto | weak | strong (see backends/tensorrt/compat.py)
+    trt_workspace_bytes: Optional[int] = None
+    trt_opt_level: Optional[int] = None
+    verbose: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

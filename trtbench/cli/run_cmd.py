@@ -18,6 +18,8 @@ def register(sub) -> None:
     add_argparse_options(p, ALL_OPTIONS)
     p.add_argument("--engine", metavar="PLAN", help="benchmark an existing TensorRT plan file instead of a "
                    "model (its I/O tensors and profiles are read from the engine)")
+    p.add_argument("--shapes", metavar="SHAPES", help="with --engine: run shapes, trtexec syntax "
+                   "name:1x3x224x224,... (default: the profile's opt shapes, or --batch on them)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary table")
     p.set_defaults(func=cmd_run)
 

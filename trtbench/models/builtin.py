@@ -120,9 +120,17 @@ def make_mlp(features: int = 256, hidden: int = 512, classes: int = 10) -> onnx.
 
 
 def _layer_norm(g: _Graph, x: str, dim: int) -> str:
+    # Written out (ReduceMean/Sub/Pow/Sqrt/Div), as PyTorch exports LayerNorm below opset 17: onnx2torch
+    # 1.5.8 has no converter for the fused LayerNormalization operator, and TensorRT fuses this pattern.
     scale = g.const("ln_scale", np.ones(dim, np.float32))
     bias = g.const("ln_bias", np.zeros(dim, np.float32))
-    return g.op("LayerNormalization", [x, scale, bias], axis=-1, epsilon=1e-5)
+    eps = g.const("ln_eps", np.array(1e-5, np.float32))
+    two = g.const("two", np.array(2.0, np.float32))
+    mean = g.op("ReduceMean", [x], axes=[-1], keepdims=1)
+    centered = g.op("Sub", [x, mean])
+    var = g.op("ReduceMean", [g.op("Pow", [centered, two])], axes=[-1], keepdims=1)
+    normed = g.op("Div", [centered, g.op("Sqrt", [g.op("Add", [var, eps])])])
+    return g.op("Add", [g.op("Mul", [normed, scale]), bias])
 
 
 def _linear(g: _Graph, x: str, cin: int, cout: int) -> str:

@@ -20,7 +20,8 @@ def summary_table(records: Sequence[dict], excluded: Sequence[dict] = ()) -> str
     ok = [r for r in records if r["status"] == "ok"]
     out: List[str] = []
     if ok:
-        header = ["variant", "h2d p50", "compute p50", "d2h p50", "latency p50", "p99", "infer/s", "n", "flags"]
+        header = ["variant", "h2d p50", "compute p50", "d2h p50", "latency p50", "p99", "infer/s", "n", "rel_l2",
+                  "flags"]
         rows = []
         for r in ok:
             st = r["stats"]
@@ -29,9 +30,10 @@ def summary_table(records: Sequence[dict], excluded: Sequence[dict] = ()) -> str
             rows.append([r["variant"]["id"], _ms(st, "h2d", "median"), _ms(st, "compute", "median"),
                          _ms(st, "d2h", "median"), _ms(st, "latency", "median"), _ms(st, "latency", "p99"),
                          f"{st['throughput']['inferences_per_s']:,.0f}", str(st["stages"]["compute"]["n"]),
-                         ",".join(flags) or ("ok" if acc.get("rel_l2") is not None else "")])
+                         f"{acc['rel_l2']:.1e}" if acc.get("rel_l2") is not None else "-",
+                         ",".join(flags) or "-"])
         out.append(format_table(rows, header))
-        out.append("times in ms; p99 is nearest-rank (as trtexec); latency = h2d + compute + d2h")
+        out.append("times in ms; p99 is nearest-rank (as trtexec); latency = h2d + compute + d2h; rel_l2 = error against the fp32 onnxruntime reference")
     for status in ("skipped", "failed"):
         bad = [r for r in records if r["status"] == status]
         if bad:

@@ -1,0 +1,250 @@
+"""PyTorch: any ONNX model (the built-ins too) converted by onnx2torch, on CUDA when present, else CPU.
+
+On CUDA the module reads its inputs straight from the harness's device buffers (zero-copy tensors over
+``__cuda_array_interface__``) and runs on the harness's stream (``torch.cuda.ExternalStream``); D2H
+copies its outputs from where the module left them, with no device-side copy. Precisions: fp32 (TF32
+off), tf32 (TF32 matmul/cuDNN on), fp16/bf16 (module cast; inputs cast inside the compute stage) and
+fp16-io/bf16-io (inputs and outputs in that type, so H2D/D2H move half the bytes).
+
+On the CPU (torch's CPU build) the same stages run synchronously under the host timer, so CI tests
+this backend's logic for real.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Dict
+
+import numpy as np
+
+from trtbench.backends.gpu_base import GpuBackend
+from trtbench.backends.registry import Availability
+from trtbench.errors import NotApplicable
+
+_HALF = {"fp16": "float16", "fp16-io": "float16", "bf16": "bfloat16", "bf16-io": "bfloat16"}
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+class _CudaArray:
+    """A device pointer presented through ``__cuda_array_interface__`` (no copy)."""
+
+    def __init__(self, ptr: int, shape, dtype: np.dtype) -> None:
+        self.__cuda_array_interface__ = {"shape": tuple(shape), "typestr": np.dtype(dtype).str,
+                                         "data": (int(ptr), False), "version": 3, "stream": None}
+
+
+class _TorchGraph:
+    """The compute stage captured with torch's own CUDA graph API (it knows torch's allocator)."""
+
+    def __init__(self, backend: "TorchBackend", compute, stream) -> None:
+        torch = _torch()
+        self._ext = backend._ext
+        self.graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(self.graph, stream=self._ext(stream.handle)):
+                compute(stream.handle)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise NotApplicable(f"CUDA graph capture of this torch module failed ({first}): the converted module "
+                                f"synchronises with the host during compute (onnx2torch's Reshape, for one, reads "
+                                f"its target shape from the GPU); run it without --cuda-graph") from None
+
+    def launch(self, stream_handle: int) -> None:
+        with _torch().cuda.stream(self._ext(stream_handle)):
+            self.graph.replay()
+
+    def destroy(self) -> None:
+        self.graph.reset()
+
+
+class TorchBackend(GpuBackend):
+    name = "torch"
+
+    @classmethod
+    def availability(cls) -> Availability:
+        try:
+            torch = _torch()
+        except Exception as exc:
+            return Availability(cls.name, False, None, f"PyTorch cannot be imported ({exc}); "
+                                                       f"pip install 'trtbench[torch]'")
+        try:
+            import onnx2torch  # noqa: F401
+        except Exception as exc:
+            return Availability(cls.name, False, torch.__version__,
+                                f"onnx2torch cannot be imported ({type(exc).__name__}: {exc}); "
+                                f"pip install onnx2torch==1.5.8 (it needs torchvision)")
+        device = "cuda:0" if torch.cuda.is_available() else "cpu"
+        return Availability(cls.name, True, torch.__version__, None, device)
+
+    # ---- lifecycle parts ------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        import onnx2torch
+
+        a = self.require()
+        torch = _torch()
+        self.on_gpu = torch.cuda.is_available()
+        if self.variant.precision not in ("fp32", "tf32") + tuple(_HALF):
+            raise NotApplicable(f"torch runs fp32, tf32, fp16 and bf16; {self.variant.precision} is not one")
+        t0 = time.perf_counter()
+        try:
+            self.module = onnx2torch.convert(self.prepared.model).eval()
+        except Exception as exc:
+            raise NotApplicable(f"onnx2torch cannot convert this model: {type(exc).__name__}: {exc}") from None
+        self.facts.update(runtime_version=torch.__version__, onnx2torch_version=getattr(onnx2torch, "__version__", None),
+                          device=f"cuda:{self.settings.device}" if self.on_gpu else "cpu",
+                          convert_time_s=time.perf_counter() - t0)
+        p = self.variant.precision
+        self.compute_dtype = getattr(torch, _HALF.get(p, "float32"))
+        self.io_dtype = self.compute_dtype if p.endswith("-io") else torch.float32
+        self.facts["precision_method"] = {
+            "fp32": "module in float32, TF32 off", "tf32": "module in float32, TF32 matmul and cuDNN on",
+        }.get(p, f"module cast to {_HALF.get(p)} ({'I/O in ' + _HALF[p] if p.endswith('-io') else 'float32 I/O kept'})")
+
+    def _load(self) -> None:
+        torch = _torch()
+        t0 = time.perf_counter()
+        if self.on_gpu:
+            torch.cuda.set_device(self.settings.device)
+            self.device = torch.device("cuda", self.settings.device)
+        else:
+            self.device = torch.device("cpu")
+        self.module = self.module.to(device=self.device, dtype=self.compute_dtype)
+        for prm in self.module.parameters():
+            prm.requires_grad_(False)
+        self._tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+        tf32 = self.variant.precision == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        self.facts.update(tf32=tf32, load_time_s=time.perf_counter() - t0)
+        self._streams: Dict[int, object] = {}
+        self._ring = [None, None, None]
+        self._q = 0
+
+    def _ext(self, handle: int):
+        s = self._streams.get(handle)
+        if s is None:
+            s = self._streams[handle] = _torch().cuda.ExternalStream(handle, device=self.device)
+        return s
+
+    def _np_io_dtype(self) -> np.dtype:
+        torch = _torch()
+        return {torch.float32: np.dtype(np.float32), torch.float16: np.dtype(np.float16),
+                torch.bfloat16: np.dtype(np.uint16)}[self.io_dtype]  # bf16 travels as its 16-bit pattern
+
+    def _to_io(self, arr: np.ndarray) -> np.ndarray:
+        torch = _torch()
+        if self.io_dtype == torch.bfloat16:
+            return torch.from_numpy(np.ascontiguousarray(arr, np.float32)).to(torch.bfloat16).view(torch.int16) \
+                .numpy().view(np.uint16)
+        return np.ascontiguousarray(arr, self._np_io_dtype())
+
+    def _from_io(self, arr: np.ndarray) -> np.ndarray:
+        torch = _torch()
+        if self.io_dtype == torch.bfloat16:
+            return torch.from_numpy(arr.view(np.int16).copy()).view(torch.bfloat16).float().numpy()
+        return arr.astype(np.float32) if arr.dtype == np.float16 else arr
+
+    def _wrap(self, ptr: int, shape, np_dtype) -> object:
+        torch = _torch()
+        t = torch.as_tensor(_CudaArray(ptr, shape, np_dtype), device=self.device)
+        return t.view(torch.bfloat16) if self.io_dtype == torch.bfloat16 else t
+
+    def _run_module(self, inputs):
+        torch = _torch()
+        with torch.inference_mode():
+            if self.io_dtype != self.compute_dtype:
+                inputs = [x.to(self.compute_dtype) for x in inputs]
+            out = self.module(*inputs)
+            outs = out if isinstance(out, (tuple, list)) else (out,)
+            if self.io_dtype != self.compute_dtype:
+                outs = tuple(o.to(self.io_dtype) for o in outs)
+            return tuple(o.contiguous() for o in outs)
+
+    def _bind(self, feeds: Dict[str, np.ndarray]) -> None:
+        torch = _torch()
+        names = [t.name for t in self.prepared.info.inputs]
+        self.out_names = [t.name for t in self.prepared.info.outputs]
+        io_np = self._np_io_dtype()
+        if not self.on_gpu:
+            self.host_in = {n: self._to_io(feeds[n]) for n in names}
+            self.dev_in = [torch.empty(self.host_in[n].shape, dtype=self.io_dtype) for n in names]
+            self._host_in_t = [torch.from_numpy(self.host_in[n]).view(self.io_dtype)
+                               if self.io_dtype == torch.bfloat16 else torch.from_numpy(self.host_in[n])
+                               for n in names]
+            outs = self._run_module([t.copy_(h) for t, h in zip(self.dev_in, self._host_in_t)])
+            self.host_out = {n: np.empty(tuple(o.shape), io_np) for n, o in zip(self.out_names, outs)}
+            return
+        from trtbench.gpu.buffers import IOBuffers
+
+        # Output shapes at the profile maximum size the output buffers (a probe run at max shapes).
+        with torch.cuda.device(self.device):
+            zeros = [torch.zeros(self.prepared.max_shapes[n], dtype=self.io_dtype, device=self.device) for n in names]
+            max_outs = self._run_module(zeros)
+            torch.cuda.synchronize(self.device)
+        del zeros
+        self.buffers = IOBuffers({n: (io_np, self.prepared.max_shapes[n]) for n in names},
+                                 {n: (io_np, tuple(o.shape)) for n, o in zip(self.out_names, max_outs)})
+        del max_outs
+        self.buffers.load_inputs({n: self._to_io(feeds[n]) for n in names})
+        self.dev_in = [self._wrap(self.buffers.inputs[n].device.ptr, feeds[n].shape, io_np) for n in names]
+        # The actual output shapes come from one run at the run shapes.
+        with torch.cuda.device(self.device):
+            s = self.buffers.inputs
+            for n, t in zip(names, self.dev_in):
+                t.copy_(torch.from_numpy(s[n].host_view()).view(t.dtype) if self.io_dtype == torch.bfloat16
+                        else torch.from_numpy(s[n].host_view()))
+            outs = self._run_module(self.dev_in)
+            torch.cuda.synchronize(self.device)
+        for n, o in zip(self.out_names, outs):
+            self.buffers.set_shape(n, tuple(o.shape))
+        self.facts.update(self.buffers.total_bytes())
+
+    def _compute(self, stream) -> None:
+        if not self.on_gpu:
+            self._last = self._run_module(self.dev_in)
+            return
+        with _torch().cuda.stream(self._ext(stream)):
+            outs = self._run_module(self.dev_in)
+        self._ring[self._q % 3] = outs  # keep recent outputs alive while their D2H may still read them
+        self._q += 1
+        for n, o in zip(self.out_names, outs):
+            self.buffers.set_output_source(n, o.data_ptr())
+
+    def _h2d(self, stream) -> None:
+        if self.on_gpu:
+            self.buffers.h2d(stream)
+        else:
+            for t, h in zip(self.dev_in, self._host_in_t):
+                t.copy_(h)
+
+    def _d2h(self, stream) -> None:
+        if self.on_gpu:
+            self.buffers.d2h(stream)
+        else:
+            torch = _torch()
+            for n, o in zip(self.out_names, self._last):
+                src = o.view(torch.int16).numpy() if o.dtype == torch.bfloat16 else o.numpy()
+                np.copyto(self.host_out[n], src.view(self.host_out[n].dtype))
+
+    def graph_factory(self):
+        return lambda compute, stream: _TorchGraph(self, compute, stream)
+
+    def _outputs(self) -> Dict[str, np.ndarray]:
+        raw = self.buffers.host_outputs() if self.on_gpu else self.host_out
+        return {n: self._from_io(np.array(a)) for n, a in raw.items()}
+
+    def _release(self) -> None:
+        torch = _torch()
+        if hasattr(self, "_tf32"):
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = self._tf32
+        for attr in ("_ring", "_last", "dev_in", "module", "_streams"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        self._free_buffers()
+        if self.on_gpu and torch.cuda.is_available():
+            torch.cuda.empty_cache()

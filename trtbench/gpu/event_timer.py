@@ -1,0 +1,186 @@
+"""The CUDA-event stage timer: the GPU implementation of the timer seam, timing like trtexec.
+
+Per query, events bracket H2D, compute and D2H; the host time of the compute enqueue call is taken
+with the host clock. Latency is h2d + compute + d2h (trtexec's definition); end-to-end is H2D start to
+D2H end.
+
+- ``latency`` mode: one query in flight, everything on one stream, one synchronisation per query.
+- ``throughput`` mode: three streams (input, compute, output) chained by events, with query i+1
+  enqueued before waiting on query i, so H2D of i+1 overlaps compute of i (as trtexec). Successive
+  queries reuse the same buffers and the same input data, as in trtexec.
+
+Options: a CUDA graph of the compute stage, spin-wait or blocking synchronisation, data transfers on
+or off. Streams, events and the graph are created before the loop; nothing is allocated per query
+beyond appending floats.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, List, Optional
+
+from trtbench.gpu.cuda import Event, Graph, Stream
+from trtbench.timing.samples import LoopPlan, RawSamples, StageCalls
+
+
+class CudaEventStageTimer:
+    name = "cuda-events"
+
+    def __init__(self, mode: str = "latency", cuda_graph: bool = False, spin_wait: bool = False,
+                 graph_factory: Optional[Callable] = None) -> None:
+        if mode not in ("latency", "throughput"):
+            raise ValueError(f"unknown timing mode {mode!r}")
+        self.mode = mode
+        self.cuda_graph = cuda_graph
+        self.spin_wait = spin_wait
+        self._graph_factory = graph_factory  # backend hook: (compute_fn, stream) -> object with launch()/destroy()
+
+    # ------------------------------------------------------------------------------------------------
+    def run(self, calls: StageCalls, plan: LoopPlan) -> RawSamples:
+        streams = [Stream() for _ in range(3 if self.mode == "throughput" else 1)]
+        graph = None
+        try:
+            compute = calls.compute
+            if self.cuda_graph:
+                compute(streams[-1 if self.mode == "latency" else 1].handle)  # warm before capture
+                streams[-1 if self.mode == "latency" else 1].synchronize()
+                factory = self._graph_factory or Graph
+                graph = factory(calls.compute, streams[0 if self.mode == "latency" else 1])
+                compute = graph.launch
+            if self.mode == "latency":
+                return self._latency(calls, compute, plan, streams[0])
+            return self._throughput(calls, compute, plan, *streams)
+        finally:
+            if graph is not None:
+                graph.destroy()
+            for s in streams:
+                s.synchronize()
+                s.destroy()
+
+    # ------------------------------------------------------------------------------------------------
+    def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream) -> RawSamples:
+        blocking = not self.spin_wait
+        e0, e1, e2, e3 = (Event(blocking) for _ in range(4))
+        s = RawSamples(timer=f"cuda-events:latency{':graph' if self.cuda_graph else ''}"
+                             f"{':spin' if self.spin_wait else ':blocking'}")
+        h = stream.handle
+        transfers = plan.data_transfers
+        h2d, d2h = calls.h2d, calls.d2h
+        perf = time.perf_counter_ns
+        try:
+            start = perf()
+            while (perf() - start) / 1e9 < plan.warmup_s or s.warmup_queries == 0:
+                if transfers:
+                    h2d(h)
+                compute(h)
+                if transfers:
+                    d2h(h)
+                stream.synchronize()
+                s.warmup_queries += 1
+            first = perf()
+            last = first
+            out_h2d, out_c, out_d2h, out_enq, out_lat, out_e2e = s.h2d, s.compute, s.d2h, s.enqueue, s.latency, s.e2e
+            while not plan.done(len(out_c), (last - first) / 1e9):
+                e0.record(stream)
+                if transfers:
+                    h2d(h)
+                e1.record(stream)
+                a = perf()
+                compute(h)
+                b = perf()
+                e2.record(stream)
+                if transfers:
+                    d2h(h)
+                e3.record(stream)
+                e3.synchronize()
+                t_h2d, t_c, t_d2h = e1.elapsed_ms(e0), e2.elapsed_ms(e1), e3.elapsed_ms(e2)
+                out_h2d.append(t_h2d)
+                out_c.append(t_c)
+                out_d2h.append(t_d2h)
+                out_enq.append((b - a) / 1e6)
+                out_lat.append(t_h2d + t_c + t_d2h)
+                out_e2e.append(e3.elapsed_ms(e0))
+                last = perf()
+            s.walltime_s = (last - first) / 1e9
+            if not transfers:
+                s.h2d.clear()
+                s.d2h.clear()
+            return s
+        finally:
+            for e in (e0, e1, e2, e3):
+                e.destroy()
+
+    # ------------------------------------------------------------------------------------------------
+    def _throughput(self, calls: StageCalls, compute, plan: LoopPlan, s_in: Stream, s_comp: Stream,
+                    s_out: Stream) -> RawSamples:
+        blocking = not self.spin_wait
+        depth = 2
+        # per slot: h2d start/end, compute start/end, d2h start/end
+        ev: List[List[Event]] = [[Event(blocking) for _ in range(6)] for _ in range(depth)]
+        run_start, run_end = Event(blocking), Event(blocking)
+        enq_ns = [0] * depth
+        s = RawSamples(timer=f"cuda-events:throughput{':graph' if self.cuda_graph else ''}"
+                             f"{':spin' if self.spin_wait else ':blocking'}")
+        transfers = plan.data_transfers
+        hi, hc, ho = s_in.handle, s_comp.handle, s_out.handle
+        perf = time.perf_counter_ns
+
+        def enqueue(slot: int) -> None:
+            e = ev[slot]
+            e[0].record(s_in)
+            if transfers:
+                calls.h2d(hi)
+            e[1].record(s_in)
+            s_comp.wait(e[1])
+            e[2].record(s_comp)
+            a = perf()
+            compute(hc)
+            enq_ns[slot] = perf() - a
+            e[3].record(s_comp)
+            s_out.wait(e[3])
+            e[4].record(s_out)
+            if transfers:
+                calls.d2h(ho)
+            e[5].record(s_out)
+            s_in.wait(e[2])  # the next H2D may start once this query's compute has started
+
+        try:
+            start = perf()
+            while (perf() - start) / 1e9 < plan.warmup_s or s.warmup_queries == 0:
+                enqueue(0)
+                ev[0][5].synchronize()
+                s.warmup_queries += 1
+            s_out.synchronize()
+            run_start.record(s_in)
+            s_comp.wait(run_start)
+            enqueue(0)
+            i = 0
+            first = perf()
+            while True:
+                slot = i % 2
+                elapsed = (perf() - first) / 1e9
+                more = not plan.done(i + 1, elapsed)
+                if more:
+                    enqueue(1 - slot)
+                e = ev[slot]
+                e[5].synchronize()
+                t_h2d, t_c, t_d2h = e[1].elapsed_ms(e[0]), e[3].elapsed_ms(e[2]), e[5].elapsed_ms(e[4])
+                s.h2d.append(t_h2d)
+                s.compute.append(t_c)
+                s.d2h.append(t_d2h)
+                s.enqueue.append(enq_ns[slot] / 1e6)
+                s.latency.append(t_h2d + t_c + t_d2h)
+                s.e2e.append(e[5].elapsed_ms(e[0]))
+                i += 1
+                if not more:
+                    break
+            run_end.record(s_out)
+            run_end.synchronize()
+            s.walltime_s = run_end.elapsed_ms(run_start) / 1e3
+            if not transfers:
+                s.h2d.clear()
+                s.d2h.clear()
+            return s
+        finally:
+            for e in [x for slot in ev for x in slot] + [run_start, run_end]:
+                e.destroy()

@@ -1,0 +1,32 @@
+"""Half-precision host data: numpy has float16 but no bfloat16, so bf16 tensors travel as their 16-bit
+patterns in uint16 arrays. These helpers convert with round-to-nearest-even."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_bf16_bits(a: np.ndarray) -> np.ndarray:
+    u = np.ascontiguousarray(a, np.float32).view(np.uint32).astype(np.uint64)
+    u = u + 0x7FFF + ((u >> 16) & 1)
+    return (u >> 16).astype(np.uint16)
+
+
+def from_bf16_bits(bits: np.ndarray) -> np.ndarray:
+    return (np.ascontiguousarray(bits, np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def narrow(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Host data converted to a buffer's dtype (uint16 buffers hold bf16)."""
+    dtype = np.dtype(dtype)
+    if dtype == np.uint16 and a.dtype.kind == "f":
+        return to_bf16_bits(a)
+    return a.astype(dtype, copy=False)
+
+
+def widen(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A buffer's contents as float32 when it holds a half type (for accuracy checks)."""
+    dtype = np.dtype(dtype)
+    if dtype == np.uint16:
+        return from_bf16_bits(a)
+    return a.astype(np.float32) if dtype == np.float16 else a

@@ -1,0 +1,177 @@
+"""NVML telemetry: a background thread sampling the GPU while a variant runs.
+
+Each sample: device memory used, this process's GPU memory, GPU and memory utilisation, power, the
+cumulative energy counter, SM and memory clocks, temperature, clock-event (throttle) reasons and, every
+``pcie_every``-th sample, PCIe TX/RX throughput (that query itself blocks ~20 ms inside NVML, so it is
+sampled less often). Per variant, ``summary`` derives peak memory, mean/max utilisation, mean power,
+energy per inference (only from windows of at least one second: the counter updates every 20-100 ms)
+and whether any throttling was seen.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Dict, List, Optional
+
+#: clock-event reasons that are not throttling (idle, application clocks set by the user).
+_BENIGN = ("GpuIdle", "ApplicationsClocksSetting")
+_REASONS = ("GpuIdle", "ApplicationsClocksSetting", "SwPowerCap", "HwSlowdown", "SyncBoost",
+            "SwThermalSlowdown", "HwThermalSlowdown", "HwPowerBrakeSlowdown", "DisplayClockSetting")
+
+FIELDS = ("t_s", "mem_used_bytes", "process_mem_bytes", "gpu_util_pct", "mem_util_pct", "power_w", "energy_j",
+          "sm_clock_mhz", "mem_clock_mhz", "temp_c", "throttle_mask", "pcie_tx_kbs", "pcie_rx_kbs")
+
+
+def _nvml():
+    import pynvml
+
+    return pynvml
+
+
+def nvml_unavailable_reason() -> Optional[str]:
+    try:
+        nv = _nvml()
+    except ImportError:
+        return "nvidia-ml-py is not installed: pip install 'trtbench[gpu]'"
+    try:
+        nv.nvmlInit()
+        nv.nvmlDeviceGetCount()
+    except Exception as exc:
+        return f"NVML cannot be initialised ({exc}): no NVIDIA driver on this machine"
+    return None
+
+
+def reason_names(mask: int) -> List[str]:
+    nv = _nvml()
+    names = []
+    for r in _REASONS:
+        bit = getattr(nv, f"nvmlClocksEventReason{r}", None) or getattr(nv, f"nvmlClocksThrottleReason{r}", None)
+        if bit and mask & bit:
+            names.append(r)
+    return names
+
+
+def _throttle_bits() -> int:
+    nv = _nvml()
+    benign = 0
+    for r in _BENIGN:
+        bit = getattr(nv, f"nvmlClocksEventReason{r}", None) or getattr(nv, f"nvmlClocksThrottleReason{r}", None)
+        benign |= bit or 0
+    return ~benign
+
+
+class NvmlSampler:
+    def __init__(self, device: int = 0, interval_ms: float = 20.0, pcie_every: int = 10) -> None:
+        nv = _nvml()
+        nv.nvmlInit()
+        self.nv = nv
+        self.handle = nv.nvmlDeviceGetHandleByIndex(device)
+        self.interval_s = interval_ms / 1000.0
+        self.pcie_every = max(1, pcie_every)
+        self.series: Dict[str, List] = {f: [] for f in FIELDS}
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._pid = os.getpid()
+        self._t0 = 0.0
+        self._get_reasons = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
+            nv.nvmlDeviceGetCurrentClocksThrottleReasons
+
+    def _try(self, fn, *args):
+        try:
+            return fn(*args)
+        except Exception:
+            return None
+
+    def sample(self) -> None:
+        nv, h = self.nv, self.handle
+        mem = self._try(nv.nvmlDeviceGetMemoryInfo, h)
+        util = self._try(nv.nvmlDeviceGetUtilizationRates, h)
+        procs = self._try(nv.nvmlDeviceGetComputeRunningProcesses, h) or []
+        mine = next((p.usedGpuMemory for p in procs if p.pid == self._pid), None)
+        power = self._try(nv.nvmlDeviceGetPowerUsage, h)
+        energy = self._try(nv.nvmlDeviceGetTotalEnergyConsumption, h)
+        n = len(self.series["t_s"])
+        pcie = (self._try(nv.nvmlDeviceGetPcieThroughput, h, nv.NVML_PCIE_UTIL_TX_BYTES),
+                self._try(nv.nvmlDeviceGetPcieThroughput, h, nv.NVML_PCIE_UTIL_RX_BYTES)) \
+            if n % self.pcie_every == 0 else (None, None)
+        row = (time.perf_counter() - self._t0, mem.used if mem else None, mine,
+               util.gpu if util else None, util.memory if util else None,
+               power / 1000.0 if power is not None else None, energy / 1000.0 if energy is not None else None,
+               self._try(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM),
+               self._try(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_MEM),
+               self._try(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU),
+               self._try(self._get_reasons, h), pcie[0], pcie[1])
+        for f, v in zip(FIELDS, row):
+            self.series[f].append(v)
+
+    def _loop(self) -> None:
+        next_t = time.perf_counter()
+        while not self._stop.is_set():
+            self.sample()
+            next_t += self.interval_s
+            delay = next_t - time.perf_counter()
+            if delay > 0:
+                self._stop.wait(delay)
+            else:
+                next_t = time.perf_counter()
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+        self.sample()  # a first sample (and the energy counter's start) before the work
+        self._thread = threading.Thread(target=self._loop, name="trtbench-nvml", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            self.sample()  # and a last one after it
+
+    def summary(self, inferences: int, measured_s: Optional[float] = None) -> dict:
+        s = self.series
+
+        def vals(f):
+            return [v for v in s[f] if v is not None]
+
+        def mean(xs):
+            return sum(xs) / len(xs) if xs else None
+
+        window = s["t_s"][-1] - s["t_s"][0] if len(s["t_s"]) > 1 else 0.0
+        energy = vals("energy_j")
+        energy_per_inf = None
+        energy_note = None
+        if len(energy) >= 2 and inferences > 0:
+            if window >= 1.0:
+                energy_per_inf = (energy[-1] - energy[0]) / inferences
+            else:
+                energy_note = f"window {window:.2f} s is under 1 s: the energy counter is too coarse"
+        masks = [m for m in s["throttle_mask"] if m is not None]
+        bad = _throttle_bits()
+        seen = 0
+        for m in masks:
+            seen |= m
+        throttled = any(m & bad for m in masks)
+        summary = {
+            "samples": len(s["t_s"]), "interval_ms": self.interval_s * 1000.0, "window_s": window,
+            "peak_mem_used_bytes": max(vals("mem_used_bytes"), default=None),
+            "peak_process_mem_bytes": max(vals("process_mem_bytes"), default=None),
+            "mean_gpu_util_pct": mean(vals("gpu_util_pct")), "max_gpu_util_pct": max(vals("gpu_util_pct"), default=None),
+            "mean_mem_util_pct": mean(vals("mem_util_pct")), "max_mem_util_pct": max(vals("mem_util_pct"), default=None),
+            "mean_power_w": mean(vals("power_w")), "max_power_w": max(vals("power_w"), default=None),
+            "energy_per_inference_j": energy_per_inf, "energy_note": energy_note,
+            "mean_sm_clock_mhz": mean(vals("sm_clock_mhz")), "min_sm_clock_mhz": min(vals("sm_clock_mhz"), default=None),
+            "max_temp_c": max(vals("temp_c"), default=None),
+            "mean_pcie_tx_kbs": mean(vals("pcie_tx_kbs")), "mean_pcie_rx_kbs": mean(vals("pcie_rx_kbs")),
+            "throttled": bool(throttled), "clock_event_reasons": reason_names(seen) if masks else [],
+        }
+        return {"summary": summary, "series": {f: list(v) for f, v in s.items()}}
+
+
+def sampler_for(device: Optional[int], settings) -> Optional[NvmlSampler]:
+    """The runner's factory: a sampler for ``device``, or None when NVML cannot be used here."""
+    if device is None or nvml_unavailable_reason() is not None:
+        return None
+    return NvmlSampler(device, settings.nvml_interval_ms)
