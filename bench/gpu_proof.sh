@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The GPU evidence runs, as made on the H100 through the device tool (results committed under results/).
+#   bash bench/gpu_proof.sh trt     # TensorRT 8.6 (CPython 3.9 payload, see ../shared/trt86/README.md)
+#   bash bench/gpu_proof.sh torch   # the machine's Python: GPU tests, torch matrix, speed targets
+# Writes everything under $OUT/p and packs it into $OUT/<stage>.tar.gz.
+set -u
+stage=${1:?stage: trt or torch}
+OUT=${OUT:-/tmp/out}; P=$OUT/p; mkdir -p "$P"
+export PYTHONUNBUFFERED=1
+root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
+if [ "$stage" = trt ]; then
+  bash .trt/tools/unpack-on-gpu.sh && export PATH=/tmp/trt86:$PATH
+  export PYTHONPATH=$root
+  cache=$P/cache
+  python3.9 -m pytest tests/test_tensorrt_real.py tests/test_gpu.py -q -p no:cacheprovider -rs 2>&1 | tee "$P/tensorrt86-tests.log" | tail -15
+  python3.9 -m trtbench run -b tensorrt --precision fp32,fp16 --batch 1,32 --profile dyn:1,8,32 \
+    --cache-dir "$cache" --results "$P/res" 2>&1 | tee "$P/tensorrt86-matrix.log" | tail -30
+  python3.9 -m trtbench run -b tensorrt --precision fp32,fp16 --batch 1,32 --profile dyn:1,8,32 \
+    --cache-dir "$cache" --results "$P/res" 2>&1 | tee "$P/tensorrt86-matrix-cached.log" | tail -3
+  python3.9 -m trtbench run -b tensorrt -m resnet --precision int8,fp16-io,tf32 --batch 8 --build-mode explicit \
+    --profile dyn:1,8,32 --layer-profile --cache-dir "$cache" --results "$P/res" 2>&1 | tee "$P/tensorrt86-precisions.log" | tail -8
+  rm -rf "$cache"
+else
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl >/dev/null 2>&1
+  export PYTHONPATH=/tmp/site:$root
+  python3 -m pytest tests -q -p no:cacheprovider -rs 2>&1 | tee "$P/gpu-tests-py312.log" | tail -15
+  python3 -m trtbench run --results "$P/res" 2>&1 | tee "$P/default-matrix.log" | tail -16
+  python3 -m trtbench run -b torch --precision fp32,tf32,fp16,bf16 --batch 1,64 -m resnet,transformer \
+    --build-mode implicit --results "$P/res" 2>&1 | tee "$P/torch-precisions.log" | tail -20
+  python3 bench/gpu_targets.py "$P/gpu-targets.json" 2>&1 | tee "$P/gpu-targets.log"
+fi
+tar czf "$OUT/$stage.tar.gz" -C "$OUT" p

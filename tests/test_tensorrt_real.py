@@ -1,0 +1,161 @@
+"""The TensorRT backend against a real TensorRT with a GPU (TensorRT 8.6 on the H100 here).
+
+Skipped, with the reason, where TensorRT or a GPU is missing. The log of a run is committed under
+results/; nothing here is a double."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.gpu, pytest.mark.tensorrt]
+
+
+def _variant(model, batch, precision, mode, profile=(1, 8, 32)):
+    from trtbench.matrix.spec import ShapeProfile, Variant
+    from trtbench.models.loading import ModelSource
+
+    return Variant(ModelSource(model), "tensorrt", batch, precision, mode,
+                   ShapeProfile("p", batch=profile) if mode == "explicit" else None)
+
+
+@pytest.fixture
+def settings(fast_settings):
+    return fast_settings
+
+
+@pytest.mark.parametrize("model", ["resnet", "mlp", "transformer"])
+@pytest.mark.parametrize("mode,batch", [("implicit", 1), ("implicit", 8), ("explicit", 1), ("explicit", 32)])
+def test_fp32_engines_match_onnxruntime(model, mode, batch, settings):
+    from trtbench.runner import default_sampler_factory, run_variant
+
+    rec = run_variant(_variant(model, batch, "fp32", mode), settings, default_sampler_factory())
+    assert rec["status"] == "ok", rec.get("error") or rec.get("reason")
+    b = rec["backend"]
+    assert b["runtime_version"].startswith(("8.6", "10.", "11.")) and b["engine_bytes"] > 0
+    assert b["device_memory_bytes"] is not None and b["build_time_s"] >= 0
+    assert rec["timing"]["timer"].startswith("cuda-events")
+    assert rec["accuracy"]["rel_l2"] < 1e-3 and not rec["accuracy"]["inaccurate"], rec["accuracy"]
+    assert rec["nvml"]["summary"]["samples"] >= 2
+
+
+@pytest.mark.parametrize("precision", ["tf32", "fp16", "fp16-io", "int8"])
+def test_reduced_precisions(precision, settings):
+    from trtbench.runner import run_variant
+
+    rec = run_variant(_variant("resnet", 8, precision, "explicit"), settings)
+    assert rec["status"] == "ok", rec.get("error") or rec.get("reason")
+    acc = rec["accuracy"]
+    assert not acc["inaccurate"], acc
+    assert acc["rel_l2"] > 0  # really computed in reduced precision
+    assert precision.split("-")[0] in rec["backend"]["precision_method"] or precision == "tf32" \
+        or "quantize" in rec["backend"]["precision_method"]
+    if precision == "fp16-io":
+        assert rec["backend"]["h2d_bytes"] == 8 * 3 * 32 * 32 * 2
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp8"])
+def test_precisions_this_tensorrt_cannot_build_are_skipped(precision, settings):
+    from trtbench.backends.tensorrt.compat import load_trt
+    from trtbench.runner import run_variant
+
+    if load_trt().major >= 10:
+        pytest.skip("TensorRT 10+ can build these")
+    rec = run_variant(_variant("mlp", 1, precision, "implicit"), settings)
+    assert rec["status"] == "skipped" and rec["reason"]
+
+
+def test_second_run_builds_nothing_and_corrupt_plans_are_rebuilt(settings):
+    from trtbench.runner import run_variant
+
+    v = _variant("mlp", 4, "fp16", "explicit")
+    first = run_variant(v, settings)
+    second = run_variant(v, settings)
+    assert first["status"] == second["status"] == "ok"
+    assert second["backend"]["cache_hit"] is True and second["backend"]["build_time_s"] == 0.0
+    plans = sorted(Path(settings.resolved_cache_dir(), "engines").glob("*.plan"))
+    target = next(p for p in plans if p.stem == second["backend"]["cache_key"])
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])  # truncate it
+    third = run_variant(v, settings)
+    assert third["status"] == "ok" and third["backend"]["cache_hit"] is False
+    assert "truncated" in third["backend"]["cache_miss_reason"]
+
+
+@pytest.mark.parametrize("mode,graph", [("throughput", False), ("latency", True), ("throughput", True)])
+def test_modes_and_cuda_graphs(mode, graph, settings):
+    from trtbench.runner import run_variant
+
+    rec = run_variant(_variant("transformer", 8, "fp16", "explicit"), replace(settings, mode=mode, cuda_graph=graph))
+    assert rec["status"] == "ok", rec.get("error") or rec.get("reason")
+    assert rec["timing"]["cuda_graph"] == graph and not rec["accuracy"]["inaccurate"]
+
+
+def test_batch_outside_the_profile_is_excluded_by_the_matrix():
+    from trtbench.matrix.expand import expand
+    from trtbench.matrix.spec import Matrix, ShapeProfile
+    from trtbench.models.loading import ModelSource
+
+    variants, excluded = expand(Matrix((ModelSource("mlp"),), ("tensorrt",), (64,), ("fp32",), ("explicit",),
+                                       (ShapeProfile("p", batch=(1, 8, 32)),)))
+    assert not variants and "outside profile p" in excluded[0].reason
+
+
+def test_layer_profile_is_saved_and_summarised(tmp_path, settings):
+    from trtbench.runner import run_variant
+
+    rec = run_variant(_variant("resnet", 8, "fp16", "explicit"), replace(settings, layer_profile=True),
+                      artifacts_dir=str(tmp_path))
+    assert rec["status"] == "ok", rec.get("error")
+    lp = rec["artifacts"]["layer_profile"]
+    assert lp["layers"] > 3 and lp["total_median_ms"] > 0 and Path(lp["file"]).is_file()
+    assert lp["inspector_layers"] and lp["inspector_layers"] > 0
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "trtbench", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def test_build_and_run_engine_cli(tmp_path):
+    plan = tmp_path / "resnet.plan"
+    r = _cli("build", "--onnx", "resnet", "--minShapes", "input:1x3x32x32", "--optShapes", "input:8x3x32x32",
+             "--maxShapes", "input:16x3x32x32", "--fp16", "--saveEngine", str(plan),
+             "--timingCacheFile", str(tmp_path / "tc.cache"), "--memPoolSize", "workspace:512",
+             "--builderOptimizationLevel", "2")
+    assert r.returncode == 0, r.stderr
+    assert plan.stat().st_size > 1000 and (tmp_path / "tc.cache").is_file()
+    r = _cli("run", "--engine", str(plan), "--batch", "4,16", "--duration", "0.2", "--results", str(tmp_path / "res"))
+    assert r.returncode == 0, r.stderr
+    assert "resnet-tensorrt-engine-explicit-engine-b4: ok" in r.stdout and "b16: ok" in r.stdout
+    r = _cli("run", "--engine", str(plan), "--batch", "64", "--results", str(tmp_path / "res"))
+    assert r.returncode == 2 and "outside the engine's profile" in r.stderr and "Traceback" not in r.stderr
+    bad = tmp_path / "bad.plan"
+    bad.write_bytes(b"not a plan" * 100)
+    r = _cli("run", "--engine", str(bad), "--results", str(tmp_path / "res"))
+    assert r.returncode == 2 and "cannot be deserialized" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("build", "--onnx", "resnet", "--minShapes", "nope:1x3x32x32")
+    assert r.returncode == 2 and "nope" in r.stderr
+
+
+def test_parser_rejection_is_a_failed_variant(tmp_path, settings):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from trtbench.matrix.spec import Variant
+    from trtbench.models.loading import ModelSource
+    from trtbench.runner import run_variant
+
+    node = helper.make_node("NoSuchOp", ["x"], ["y"], domain="com.example")
+    g = helper.make_graph([node], "bad", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    m.ir_version = 8
+    path = tmp_path / "bad.onnx"
+    onnx.save(m, path)
+    rec = run_variant(Variant(ModelSource("bad", str(path)), "tensorrt", 1, "fp32", "implicit"),
+                      replace(settings, check_accuracy=False))
+    assert rec["status"] == "failed" and "parser" in rec["reason"]
