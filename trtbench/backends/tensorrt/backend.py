@@ -91,8 +91,12 @@ class TensorRTBackend(GpuBackend):
             model, method = converted.model, converted.method
         else:
             model, method = self.prepared.model, "fp32 model"
-        method = f"{typing} typing: " + (f"builder flag(s) on {method}" if typing == "weak" and base not in
-                                         ("fp32", "tf32") else method)
+        if typing == "weak" and base not in ("fp32", "tf32"):
+            flag = {"fp16": "FP16", "bf16": "BF16", "int8": "INT8", "fp8": "FP8"}[base]
+            method = f"BuilderFlag.{flag} on the {method}" + (f", {base} I/O tensors" if p.endswith("-io") else "")
+        elif base == "tf32":
+            method = "BuilderFlag.TF32 on the fp32 model"
+        method = f"{typing} typing: {method}"
         static = self.variant.build_mode == "implicit"
         profile = () if static else tuple(
             (n, tuple(self.prepared.min_shapes[n]), tuple(self.prepared.opt_shapes[n]), tuple(self.prepared.max_shapes[n]))

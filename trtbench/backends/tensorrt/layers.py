@@ -27,13 +27,10 @@ def profile_layers(backend, runs: int = 20) -> dict:
     prof = _profiler_class(trt)()
     ctx.profiler = prof
     stream = backend._setup_stream
-    try:
-        for _ in range(runs):
-            if not ctx.execute_async_v3(stream.handle):
-                raise RuntimeError("execute_async_v3 failed during the profiling run")
-            stream.synchronize()
-    finally:
-        ctx.profiler = None if not hasattr(trt, "Profiler") else trt.Profiler()
+    for _ in range(runs):  # the context is released right after this run, profiler and all
+        if not ctx.execute_async_v3(stream.handle):
+            raise RuntimeError("execute_async_v3 failed during the profiling run")
+        stream.synchronize()
     layers = []
     for name, ts in prof.times.items():
         s = sorted(ts)
