@@ -111,7 +111,7 @@ def test_layer_profile_is_saved_and_summarised(tmp_path, settings):
     assert rec["status"] == "ok", rec.get("error")
     lp = rec["artifacts"]["layer_profile"]
     assert lp["layers"] > 3 and lp["total_median_ms"] > 0 and Path(lp["file"]).is_file()
-    assert lp["inspector_layers"] and lp["inspector_layers"] > 0
+    assert lp["inspector_layers"] and lp["inspector_layers"] > 0, lp
 
 
 def _cli(*args, cwd=None):

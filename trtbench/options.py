@@ -171,7 +171,7 @@ def configure(values: Dict[str, Any], default_backend=None) -> Tuple[Matrix, Run
     build_modes = parse_build_modes(pick("build_modes") or list(BUILD_MODES))
 
     profiles = list(filed.get("profile_objects", [])) if not values.get("profiles") else []
-    profiles += [parse_profile(p) for p in split_list(values.get("profiles") or [])]
+    profiles += [parse_profile(p) for p in values.get("profiles") or []]  # NAME:MIN,OPT,MAX: no comma split
     if values.get("min_shapes") or values.get("opt_shapes") or values.get("max_shapes"):
         if not values.get("min_shapes"):
             raise UserError("--optShapes/--maxShapes need --minShapes too (as in trtexec)")

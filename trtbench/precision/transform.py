@@ -123,10 +123,14 @@ def _quantize(model: onnx.ModelProto, precision: str, calibration: Optional[str]
         src, dst = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, f"{precision}.onnx")
         onnx.save(model, src)
         try:
+            # TensorRT's explicit-quantization recipe: Q/DQ on the inputs of Conv/MatMul/Gemm only,
+            # symmetric scales, biases left in float (TensorRT rejects quantized bias/BatchNorm inputs).
             quantize_static(src, dst, _Reader(feeds), quant_format=QuantFormat.QDQ, activation_type=qtype,
                             weight_type=qtype, per_channel=precision == "int8",
+                            op_types_to_quantize=["Conv", "MatMul", "Gemm"],
                             calibrate_method=CalibrationMethod.MinMax,
-                            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+                            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
+                                           "QuantizeBias": False})
         except Exception as exc:
             raise NotApplicable(f"onnxruntime quantize_static ({precision}) failed on this model: "
                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None

@@ -57,4 +57,6 @@ def profile_layers(backend, runs: int = 20) -> dict:
         atomic_write_json(path, full)
     return {"layer_profile": {"runs": runs, "layers": len(layers), "total_median_ms": total,
                               "top": layers[:10], "file": str(path) if path else None,
-                              "inspector_layers": len(info.get("Layers", [])) if isinstance(info, dict) else None}}
+                              "inspector_layers": len(info.get("Layers") or []) if isinstance(info, dict) else None,
+                              "inspector_error": info.get("error") if isinstance(info, dict) else None,
+                              "inspector_keys": sorted(info)[:10] if isinstance(info, dict) else None}}
