@@ -42,7 +42,7 @@ def profile_layers(backend, runs: int = 20) -> dict:
         try:
             inspector = engine.create_engine_inspector()
             inspector.execution_context = ctx
-            info = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
+            info = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON), strict=False)
         except Exception as exc:  # the lean runtime has no inspector output; older plans lack detail
             info = {"error": f"{type(exc).__name__}: {exc}"}
     full = {"runs": runs, "layers": layers, "inspector": info}
