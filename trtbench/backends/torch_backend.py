@@ -44,15 +44,23 @@ class _TorchGraph:
     def __init__(self, backend: "TorchBackend", compute, stream) -> None:
         torch = _torch()
         self._ext = backend._ext
-        self.graph = torch.cuda.CUDAGraph()
+        # A module that synchronises with the host cannot be captured, and a failed capture leaves the CUDA
+        # context unusable: find out first, with torch's sync debug mode raising on any synchronising op.
+        previous = torch.cuda.get_sync_debug_mode()
+        torch.cuda.set_sync_debug_mode("error")
         try:
-            with torch.cuda.graph(self.graph, stream=self._ext(stream.handle)):
-                compute(stream.handle)
-        except Exception as exc:
+            compute(stream.handle)
+        except RuntimeError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise NotApplicable(f"CUDA graph capture of this torch module failed ({first}): the converted module "
-                                f"synchronises with the host during compute (onnx2torch's Reshape, for one, reads "
-                                f"its target shape from the GPU); run it without --cuda-graph") from None
+            raise NotApplicable(f"this torch module cannot be captured in a CUDA graph: it synchronises with the "
+                                f"host during compute ({first}; onnx2torch's Reshape, for one, reads its target "
+                                f"shape from the GPU); run it without --cuda-graph") from None
+        finally:
+            torch.cuda.set_sync_debug_mode(previous)
+            stream.synchronize()
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph, stream=self._ext(stream.handle)):
+            compute(stream.handle)
 
     def launch(self, stream_handle: int) -> None:
         with _torch().cuda.stream(self._ext(stream_handle)):

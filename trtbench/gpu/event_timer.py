@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Callable, List, Optional
 
-from trtbench.gpu.cuda import Event, Graph, Stream
+from trtbench.gpu.cuda import Event, Graph, Stream, check, rt
 from trtbench.timing.samples import LoopPlan, RawSamples, StageCalls
 
 
@@ -60,13 +60,18 @@ class CudaEventStageTimer:
     # ------------------------------------------------------------------------------------------------
     def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream) -> RawSamples:
         blocking = not self.spin_wait
-        e0, e1, e2, e3 = (Event(blocking) for _ in range(4))
+        events = [Event(blocking) for _ in range(4)]
         s = RawSamples(timer=f"cuda-events:latency{':graph' if self.cuda_graph else ''}"
                              f"{':spin' if self.spin_wait else ':blocking'}")
         h = stream.handle
         transfers = plan.data_transfers
         h2d, d2h = calls.h2d, calls.d2h
         perf = time.perf_counter_ns
+        # The hot loop calls cuda.bindings directly (no wrappers): every call's status is still checked.
+        r = rt()
+        record, esync, elapsed = r.cudaEventRecord, r.cudaEventSynchronize, r.cudaEventElapsedTime
+        e0, e1, e2, e3 = (e._e for e in events)
+        sh = stream.raw
         try:
             start = perf()
             while (perf() - start) / 1e9 < plan.warmup_s or s.warmup_queries == 0:
@@ -80,26 +85,31 @@ class CudaEventStageTimer:
             first = perf()
             last = first
             out_h2d, out_c, out_d2h, out_enq, out_lat, out_e2e = s.h2d, s.compute, s.d2h, s.enqueue, s.latency, s.e2e
-            while not plan.done(len(out_c), (last - first) / 1e9):
-                e0.record(stream)
+            done = plan.done
+            while not done(len(out_c), (last - first) / 1e9):
+                err = record(e0, sh)[0]
                 if transfers:
                     h2d(h)
-                e1.record(stream)
+                err = err or record(e1, sh)[0]
                 a = perf()
                 compute(h)
                 b = perf()
-                e2.record(stream)
+                err = err or record(e2, sh)[0]
                 if transfers:
                     d2h(h)
-                e3.record(stream)
-                e3.synchronize()
-                t_h2d, t_c, t_d2h = e1.elapsed_ms(e0), e2.elapsed_ms(e1), e3.elapsed_ms(e2)
+                err = err or record(e3, sh)[0] or esync(e3)[0]
+                x0, t_h2d = elapsed(e0, e1)
+                x1, t_c = elapsed(e1, e2)
+                x2, t_d2h = elapsed(e2, e3)
+                x3, t_e2e = elapsed(e0, e3)
+                if err or x0 or x1 or x2 or x3:
+                    check((err or x0 or x1 or x2 or x3,), "cudaEventRecord/Synchronize/ElapsedTime")
                 out_h2d.append(t_h2d)
                 out_c.append(t_c)
                 out_d2h.append(t_d2h)
                 out_enq.append((b - a) / 1e6)
                 out_lat.append(t_h2d + t_c + t_d2h)
-                out_e2e.append(e3.elapsed_ms(e0))
+                out_e2e.append(t_e2e)
                 last = perf()
             s.walltime_s = (last - first) / 1e9
             if not transfers:
@@ -107,7 +117,7 @@ class CudaEventStageTimer:
                 s.d2h.clear()
             return s
         finally:
-            for e in (e0, e1, e2, e3):
+            for e in events:
                 e.destroy()
 
     # ------------------------------------------------------------------------------------------------

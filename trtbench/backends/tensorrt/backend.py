@@ -64,8 +64,11 @@ class TensorRTBackend(GpuBackend):
         if reason:
             return Availability(cls.name, False, api.version_text, f"TensorRT {api.version_text} is installed but "
                                                                    f"no CUDA GPU can be used: {reason}")
-        kind = "lean runtime: prebuilt plans only" if api.lean else "builder + runtime"
-        return Availability(cls.name, True, f"{api.version_text} ({kind})", None, "cuda:0")
+        if api.lean:
+            return Availability(cls.name, False, f"{api.version_text} (lean runtime)",
+                                f"only the TensorRT {api.version_text} lean runtime is installed: it runs prebuilt "
+                                f"plans (trtbench run --engine PLAN) but cannot build engines; install tensorrt")
+        return Availability(cls.name, True, api.version_text, None, "cuda:0")
 
     # ---- prepare: build or fetch the plan ---------------------------------------------------------
     def _prepare(self) -> None:
