@@ -157,7 +157,7 @@ def torch_compute_agreement(settings, model="resnet", batch=1024, precision="fp1
             "torch_events_median_ms": independent, "relative_difference": diff, "pass": diff <= 0.03}
 
 
-def nvml_perturbation(settings, model="transformer", batch=32, rounds=4):
+def nvml_perturbation(settings, model="transformer", batch=32, rounds=8):
     from trtbench.matrix.spec import Variant
     from trtbench.models.loading import ModelSource
     from trtbench.runner import default_sampler_factory, run_variant
@@ -165,11 +165,14 @@ def nvml_perturbation(settings, model="transformer", batch=32, rounds=4):
     v = Variant(ModelSource(model), "torch", batch, "fp16", "implicit")
     factory = default_sampler_factory()
     on, off = [], []
-    for _ in range(rounds):
-        off.append(run_variant(v, settings, None)["stats"]["stages"]["latency"]["median"])
-        r = run_variant(v, replace(settings, nvml_interval_ms=20.0), factory)
-        on.append(r["stats"]["stages"]["latency"]["median"])
-        samples = r["nvml"]["summary"]["samples"]
+    for i in range(rounds):  # ABBA order cancels slow drift
+        for sampled in ((False, True) if i % 2 == 0 else (True, False)):
+            if sampled:
+                r = run_variant(v, replace(settings, nvml_interval_ms=20.0), factory)
+                on.append(r["stats"]["stages"]["latency"]["median"])
+                samples = r["nvml"]["summary"]["samples"]
+            else:
+                off.append(run_variant(v, settings, None)["stats"]["stages"]["latency"]["median"])
     m_on, m_off = statistics.median(on), statistics.median(off)
     shift = abs(m_on - m_off) / m_off
     return {"target": "< 1% median latency shift at 50 Hz", "variant": v.id, "latency_median_ms_on": m_on,
