@@ -123,12 +123,41 @@ def make_dynamic(model: onnx.ModelProto, symbol: str = BATCH_SYMBOL) -> onnx.Mod
             _set_dim(dims[0], symbol)
     del m.graph.value_info[:]
     probe = old_batch + 1
-    conflict = shape_conflict(m, {vi.name: [probe] + [d.dim_value for d in _dims(vi)[1:]]
-                                  for vi in graph_inputs(m)})
+    probe_shapes = {vi.name: [probe] + [d.dim_value for d in _dims(vi)[1:]] for vi in graph_inputs(m)}
+    conflict = shape_conflict(m, probe_shapes) or run_conflict(m, probe_shapes)
     if conflict:
         raise NotApplicable(f"the model's batch is pinned at {old_batch}: at batch {probe} shape inference "
                             f"says {conflict}; re-export it with a dynamic batch axis")
     return m
+
+
+def run_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]], max_params: int = 50_000_000) -> Optional[str]:
+    """The runtime check: run the model once at ``shapes`` on onnxruntime (zeros) and see whether every
+    output follows the batch. Catches pins ONNX's static inference cannot see (shapes computed from
+    constants). Skipped for models over ``max_params`` parameters."""
+    if sum(int(np.prod(t.dims)) for t in model.graph.initializer) > max_params:
+        return None
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    from trtbench.models.inspect import inspect_model
+
+    info = inspect_model(model)
+    feeds = {t.name: np.zeros(shapes[t.name], dtype=np.dtype(t.dtype)) for t in info.inputs}
+    try:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 4
+        sess = ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
+        outs = sess.run(None, feeds)
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        return f"onnxruntime fails at that batch ({text[0][:200] if text else type(exc).__name__})"
+    batch = next(iter(shapes.values()))[0]
+    for o, value in zip(info.outputs, outs):
+        if o.shape and o.shape[0] == BATCH_SYMBOL and (value.ndim == 0 or value.shape[0] != batch):
+            return f"output {o.name} has shape {tuple(value.shape)}, not batch {batch}"
+    return None
 
 
 def shape_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]]) -> Optional[str]:

@@ -102,14 +102,16 @@ def calibration_batches(model: onnx.ModelProto, calibration: Optional[str], seed
             if arr.ndim != len(t.shape) or any(isinstance(d, int) and d != s for d, s in zip(fixed, arr.shape[1:])):
                 raise UserError(f"calibration array {t.name} has shape {arr.shape}, the model input is "
                                 f"{t.shape_text()}: fix the array's shape")
-        n = min(data[t.name].shape[0] for t in info.inputs)
+        step = next((t.shape[0] for t in info.inputs if isinstance(t.shape[0], int)), 1)  # a static batch
+        n = min(data[t.name].shape[0] for t in info.inputs) // step
+        if n == 0:
+            raise UserError(f"calibration file {calibration} has fewer samples than the model's batch {step}")
         for i in range(n):
-            feeds.append({t.name: data[t.name][i:i + 1] for t in info.inputs})
+            feeds.append({t.name: data[t.name][i * step:(i + 1) * step] for t in info.inputs})
         return feeds
     shapes = {}
     for t in info.inputs:
-        dims = [1] + [d if isinstance(d, int) else 1 for d in t.shape[1:]]
-        shapes[t.name] = dims
+        shapes[t.name] = [d if isinstance(d, int) else 1 for d in t.shape]
     dtypes = {t.name: t.dtype for t in info.inputs}
     return [make_inputs(dtypes, shapes, seed=seed + i) for i in range(count)]
 
@@ -128,12 +130,15 @@ def _quantize(model: onnx.ModelProto, precision: str, calibration: Optional[str]
             quantize_static(src, dst, _Reader(feeds), quant_format=QuantFormat.QDQ, activation_type=qtype,
                             weight_type=qtype, per_channel=precision == "int8",
                             op_types_to_quantize=["Conv", "MatMul", "Gemm"],
-                            calibrate_method=CalibrationMethod.MinMax,
+                            # onnxruntime calibrates float8 only with the Distribution method
+                            calibrate_method=CalibrationMethod.MinMax if precision == "int8"
+                            else CalibrationMethod.Distribution,
                             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
                                            "QuantizeBias": False})
         except Exception as exc:
             raise NotApplicable(f"onnxruntime quantize_static ({precision}) failed on this model: "
                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         quantized = onnx.load(dst)
-    return ConvertedModel(quantized, f"onnxruntime.quantization.quantize_static (QDQ, {precision}, MinMax, "
+    return ConvertedModel(quantized, f"onnxruntime.quantization.quantize_static (QDQ, {precision}, "
+                                     f"{'MinMax' if precision == 'int8' else 'Distribution'}, "
                                      f"{'user .npz' if calibration else f'{len(feeds)} generated samples'})")

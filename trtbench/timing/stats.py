@@ -17,7 +17,7 @@ def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
     n = len(sorted_values)
     if n == 0:
         raise ValueError("no samples")
-    exclude = int((1.0 - p / 100.0) * n)
+    exclude = int((1.0 - p / 100.0) * n + 1e-9)  # 1e-9: (1 - 0.9) * 100 is 9.999... in binary
     return float(sorted_values[max(n - 1 - exclude, 0)])
 
 

@@ -1,0 +1,124 @@
+"""Our TensorRT translation logic (version differences, build config, cache), on CPU.
+
+Uses ``RecordingTensorRT``, a named double; the real TensorRT 8.6 run is in results/h100-2026-11-25/."""
+
+import pytest
+
+from tests.trt_double import recording_tensorrt
+from trtbench.backends.tensorrt.build import BuildSpec, configure_build
+from trtbench.backends.tensorrt.cache import EngineCache, cache_key
+from trtbench.backends.tensorrt.compat import TensorRTError, TrtApi, parse_version, unsupported_reason
+
+V86 = ("FP16", "INT8", "TF32", "REFIT", "VERSION_COMPATIBLE", "FP8")  # 8.6: FP8 exists, BF16 does not
+V10 = ("FP16", "BF16", "INT8", "FP8", "TF32", "VERSION_COMPATIBLE")
+V11 = ("TF32", "VERSION_COMPATIBLE")  # 11.x: no FP16/BF16/INT8/FP8 builder flags
+
+
+def api(version, flags, creation=("EXPLICIT_BATCH", "STRONGLY_TYPED")):
+    return TrtApi(recording_tensorrt(version, flags, creation), parse_version(version), False)
+
+
+def _configure(a, spec, inputs=(("input", (-1, 3, 32, 32)),)):
+    trt = a.trt
+    net, cfg = trt.Network(list(inputs), [("logits", (-1, 10))]), trt.Config()
+    applied = configure_build(a, trt.BuilderDouble(), net, cfg, spec, {})
+    return applied, trt.calls, net
+
+
+def test_versions():
+    assert parse_version("8.6.0") == (8, 6, 0) and parse_version("11.4.0.106") == (11, 4, 0, 106)
+    assert unsupported_reason((8, 6, 1)) is None and unsupported_reason((10, 13)) is None
+    assert "not supported" in unsupported_reason((8, 5, 3)) and "not supported" in unsupported_reason((12, 0))
+
+
+def test_network_flags_per_version():
+    a86, a10, a11 = api("8.6.0", V86), api("10.13.0", V10), api("11.4.0", V11, ("STRONGLY_TYPED",))
+    eb = 1 << 0
+    st = 1 << 1
+    assert a86.network_flags("weak") == eb  # 8.6 needs EXPLICIT_BATCH for ONNX
+    assert a10.network_flags("weak") == 0 and a10.network_flags("strong") == st
+    assert a11.network_flags("strong") == 0  # always strongly typed, no flag
+
+
+def test_typing_rules():
+    a86, a10, a11 = api("8.6.0", V86), api("10.13.0", V10), api("11.4.0", V11)
+    assert a86.typing_for("auto") == "weak" and a10.typing_for("auto") == "weak" and a11.typing_for("auto") == "strong"
+    with pytest.raises(TensorRTError, match="8.6 has no strongly typed"):
+        a86.typing_for("strong")
+    with pytest.raises(TensorRTError, match="removed weak typing"):
+        a11.typing_for("weak")
+    assert a86.precision_support("bf16", "weak") and "BF16" in a86.precision_support("bf16", "weak")
+    assert "opset 17" in a86.precision_support("fp8", "weak")
+    assert a10.precision_support("bf16", "weak") is None and a10.precision_support("fp8", "weak") is None
+    assert a11.precision_support("fp16", "strong") is None and a11.precision_support("int8", "strong") is None
+    assert "bf16 ONNX" in a11.precision_support("bf16", "strong")
+
+
+def test_weak_fp16_explicit_build_config():
+    spec = BuildSpec("fp16", "weak", static=False, profile=(("input", (1, 3, 32, 32), (8, 3, 32, 32), (32, 3, 32, 32)),),
+                     workspace_bytes=1 << 30, optimization_level=4, tf32=False)
+    applied, calls, _ = _configure(api("8.6.0", V86), spec)
+    assert ("set_flag", "FP16") in calls and ("clear_flag", "TF32") in calls
+    assert ("set_memory_pool_limit", "WORKSPACE", 1 << 30) in calls and ("config.builder_optimization_level", 4) in calls
+    assert ("profile.set_shape", "input", (1, 3, 32, 32), (8, 3, 32, 32), (32, 3, 32, 32)) in calls
+    assert ("add_optimization_profile",) in calls
+    mask = next(c[1] for c in calls if c[0] == "set_tactic_sources")
+    assert mask == (1 << 3) | (1 << 4)  # TensorRT's own kernels only
+    assert applied["builder_flags"] == ["FP16"] and applied["typing"] == "weak"
+
+
+def test_static_build_has_no_profile_and_io_types_change_for_io_precisions():
+    spec = BuildSpec("fp16-io", "weak", static=True, tf32=False)
+    applied, calls, net = _configure(api("10.13.0", V10), spec, (("input", (8, 3, 32, 32)),))
+    assert not any(c[0] == "add_optimization_profile" for c in calls)
+    assert net.get_input(0).dtype == "float16" and net.get_output(0).dtype == "float16"
+
+
+def test_strong_typing_sets_no_precision_flags_and_tf32_is_a_setting():
+    applied, calls, _ = _configure(api("11.4.0", V11), BuildSpec("int8", "strong", static=True, tf32=True))
+    assert not any(c[0] == "set_flag" and c[1] in ("FP16", "INT8") for c in calls)
+    assert ("set_flag", "TF32") in calls and "builder_flags" not in applied
+
+
+def test_profile_errors_name_the_problem():
+    spec = BuildSpec("fp32", "weak", static=False, profile=(("nope", (1, 3), (1, 3), (1, 3)),))
+    with pytest.raises(TensorRTError, match="names input 'nope'"):
+        _configure(api("8.6.0", V86), spec)
+    spec = BuildSpec("fp32", "weak", static=False, profile=(("input", (1, 3), (1, 3), (1, 3)),))
+    with pytest.raises(TensorRTError, match="rank 2"):
+        _configure(api("8.6.0", V86), spec)
+    with pytest.raises(TensorRTError, match="0..5"):
+        _configure(api("8.6.0", V86), BuildSpec("fp32", "weak", static=True, optimization_level=7))
+
+
+def test_cache_keys_and_untrustworthy_plans(tmp_path):
+    spec = BuildSpec("fp16", "weak", static=True)
+    k1 = cache_key("m", spec.key(), "8.6.0", "H100", "9.0")
+    assert k1 == cache_key("m", spec.key(), "8.6.0", "H100", "9.0")
+    others = {cache_key("m2", spec.key(), "8.6.0", "H100", "9.0"),
+              cache_key("m", BuildSpec("fp32", "weak", static=True).key(), "8.6.0", "H100", "9.0"),
+              cache_key("m", spec.key(), "10.13.0", "H100", "9.0"), cache_key("m", spec.key(), "8.6.0", "A100", "8.0")}
+    assert k1 not in others and len(others) == 4
+    c = EngineCache(str(tmp_path))
+    assert c.get(k1) is None and c.last_miss == "not cached"
+    c.put(k1, b"PLAN" * 100, {"spec": spec.key()})
+    assert c.get(k1) == b"PLAN" * 100
+    plan, meta = c.paths(k1)
+    plan.write_bytes(b"PLAN" * 50)
+    assert c.get(k1) is None and "truncated" in c.last_miss
+    plan.write_bytes(b"PLAX" * 100)
+    assert c.get(k1) is None and "corrupt" in c.last_miss
+    meta.write_text('{"key": "other"}')
+    assert c.get(k1) is None and "another key" in c.last_miss
+
+
+def test_parser_limits_lower_the_ir_and_refuse_new_opsets():
+    from trtbench.backends.tensorrt.build import fit_for_parser
+    from trtbench.models.builtin import builtin_model
+
+    m = builtin_model("mlp")
+    m.ir_version = 10
+    assert fit_for_parser(m, api("8.6.0", V86)).ir_version == 8
+    m.opset_import[0].version = 19
+    with pytest.raises(TensorRTError, match="opset 17 at most"):
+        fit_for_parser(m, api("8.6.0", V86))
