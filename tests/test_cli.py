@@ -1,0 +1,150 @@
+"""The real commands, as a user runs them (subprocesses), and every command in README.md."""
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, cwd=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "trtbench", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, env=_env())
+
+
+def _env():
+    import os
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def assert_user_error(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("trtbench: error:"), r.stderr
+    assert "Traceback" not in r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+def readme_commands():
+    text = (ROOT / "README.md").read_text()
+    cmds = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if not line:
+                continue
+            for part in line.split("&&"):
+                part = part.strip()
+                if part.startswith("trtbench"):
+                    cmds.append(part)
+    return cmds
+
+
+def test_readme_opens_with_the_two_commands():
+    text = (ROOT / "README.md").read_text()
+    first = re.search(r"```bash\n(.*?)```", text, re.S).group(1).strip().splitlines()
+    assert first[0] == "pip install -e . && trtbench run"
+    assert first[1] == 'pip install -e ".[test]" && python -m pytest -q'
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'python -m pytest -q' in ci  # CI runs the README's test command
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_every_readme_command_runs(command, tmp_path):
+    (tmp_path / "bench").mkdir()
+    shutil.copy(ROOT / "bench" / "matrix.toml", tmp_path / "bench" / "matrix.toml")
+    from trtbench.models.builtin import builtin_model
+
+    m = builtin_model("resnet")
+    onnx.save(m, tmp_path / "model.onnx")
+    args = shlex.split(command)[1:]
+    r = cli(*args, cwd=tmp_path, timeout=600)
+    assert "Traceback" not in r.stderr, r.stderr
+    if r.returncode == 2:  # only the GPU/TensorRT commands may refuse here, with the one-line reason
+        assert_user_error(r)
+        assert "GPU" in r.stderr or "TensorRT" in r.stderr
+        return
+    assert r.returncode == 0, r.stderr
+    if args[:1] == ["run"] and "--help" not in args:
+        path = re.search(r"results: (\S+results\.json)", r.stdout).group(1)
+        from trtbench.results.store import read_results
+
+        doc = read_results(str(tmp_path / path) if not Path(path).is_absolute() else path)
+        assert doc["status"] == "complete" and doc["variants"]
+
+
+def test_default_run_produces_a_valid_results_file(tmp_path):
+    r = cli("run", "--duration", "0.1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    files = list((tmp_path / "results").glob("*/results.json"))
+    assert len(files) == 1
+    doc = json.loads(files[0].read_text())
+    assert len(doc["variants"]) == 12 and all(v["status"] == "ok" for v in doc["variants"])
+    assert "12 ok, 0 skipped, 0 failed" in r.stdout and "compute p50" in r.stdout
+
+
+def test_inspect_json_and_text(tmp_path):
+    r = cli("inspect", "transformer", "--json")
+    d = json.loads(r.stdout)
+    assert d["inputs"][0]["shape"] == ["batch", 32, 128] and d["inputs"][0]["dynamic_axes"] == [0]
+    assert d["opset"] == 17 and d["ir_version"] == 8 and d["parameter_count"] > 0
+    from tests.helpers import old_model
+
+    onnx.save(old_model(), tmp_path / "old.onnx")
+    r = cli("inspect", str(tmp_path / "old.onnx"))
+    assert r.returncode == 0 and "IR version 3" in r.stdout and "opset 9" in r.stdout and "static" in r.stdout
+
+
+def test_models_and_backends_json():
+    models = json.loads(cli("models", "--json").stdout)
+    assert {m["name"] for m in models} == {"resnet", "mlp", "transformer"}
+    backends = json.loads(cli("backends", "--json").stdout)
+    assert {b["name"] for b in backends} == {"onnxruntime", "torch", "tensorrt"}
+    assert all(b["available"] or b["reason"] for b in backends)
+
+
+def test_bad_input_gets_one_line_and_exit_2(tmp_path):
+    trunc = tmp_path / "trunc.onnx"
+    from trtbench.models.builtin import builtin_model
+
+    trunc.write_bytes(builtin_model("mlp").SerializeToString()[:500])
+    (tmp_path / "text.onnx").write_text("not onnx at all")
+    cases = [
+        (("inspect", str(tmp_path / "missing.onnx")), ["does not exist"]),
+        (("inspect", str(trunc)), [str(trunc)]),
+        (("inspect", str(tmp_path / "text.onnx")), ["text.onnx"]),
+        (("run", "-m", "alexnet"), ["unknown model 'alexnet'"]),
+        (("run", "-b", "tensorflow"), ["unknown backend"]),
+        (("run", "--precision", "fp64"), ["unknown precision"]),
+        (("run", "--profile", "dyn:8,1,32"), ["min <= opt <= max"]),
+        (("run", "-m", "mlp", "--minShapes", "nope:1x256", "--build-mode", "explicit"), ["nope"]),
+        (("run", "-m", "mlp", "--minShapes", "features:1x256x3", "--build-mode", "explicit"), ["rank"]),
+        (("run", "--duration", "abc"), ["--duration"]),
+        (("run", "--mode", "fast"), ["invalid choice"]),
+        (("frobnicate",), ["invalid choice"]),
+    ]
+    for args, words in cases:
+        assert_user_error(cli(*args, cwd=tmp_path), *words)
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.json"))
+
+
+def test_batch_outside_the_profile_is_recorded_as_excluded(tmp_path):
+    r = cli("run", "-m", "mlp", "-b", "ort", "--batch", "64", "--profile", "dyn:1,8,32", "--build-mode", "explicit",
+            "--duration", "0.05", cwd=tmp_path)
+    assert r.returncode == 0 and "batch 64 is outside profile dyn" in r.stdout and "0 ok" in r.stdout
+
+
+def test_no_command_prints_help_and_exits_2():
+    r = cli()
+    assert r.returncode == 2 and "usage" in r.stdout.lower()
