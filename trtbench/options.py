@@ -27,7 +27,10 @@ class Option:
 
     @property
     def pytest_flag(self) -> str:
-        return "--trtbench-" + self.dest.replace("_", "-")
+        """The CLI's long flag under the ``--trtbench-`` prefix: --backend -> --trtbench-backend,
+        --minShapes -> --trtbench-min-shapes."""
+        long = next(f for f in self.flags if f.startswith("--"))[2:]
+        return "--trtbench-" + "".join("-" + c.lower() if c.isupper() else c for c in long)
 
 
 MATRIX_OPTIONS = (
