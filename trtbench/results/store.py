@@ -106,9 +106,8 @@ def validate(doc: dict, source: str = "results") -> dict:
     if version != SCHEMA_VERSION:
         raise UserError(f"{source} has results schema version {version!r}, this trtbench reads version "
                         f"{SCHEMA_VERSION}: re-run the benchmark or use the trtbench version that wrote it")
-    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(doc), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
+    e = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(doc))
+    if e is not None:
         where = "/".join(str(p) for p in e.path) or "(top level)"
         raise UserError(f"{source} does not match the results schema at {where}: {e.message[:200]}; "
                         f"the file is damaged or was edited by hand")
