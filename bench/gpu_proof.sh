@@ -2,6 +2,7 @@
 # The GPU evidence runs, as made on the H100 through the device tool (results committed under results/).
 #   bash bench/gpu_proof.sh trt     # TensorRT 8.6 (CPython 3.9 payload, see ../shared/trt86/README.md)
 #   bash bench/gpu_proof.sh torch   # the machine's Python: GPU tests, torch matrix, speed targets
+#   bash bench/gpu_proof.sh pytest  # default `trtbench run`, `pytest bench/` on one GPU and with -n 2
 # Writes everything under $OUT/p and packs it into $OUT/<stage>.tar.gz.
 set -u
 stage=${1:?stage: trt or torch}
@@ -20,6 +21,16 @@ if [ "$stage" = trt ]; then
   python3.9 -m trtbench run -b tensorrt -m resnet --precision int8,fp16-io,tf32 --batch 8 --build-mode explicit \
     --profile dyn:1,8,32 --layer-profile --cache-dir "$cache" --results "$P/res" 2>&1 | tee "$P/tensorrt86-precisions.log" | tail -8
   rm -rf "$cache"
+elif [ "$stage" = pytest ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl >/dev/null 2>&1
+  export PYTHONPATH=/tmp/site:$root
+  nvidia-smi -L | tee "$P/gpus.txt"
+  python3 -m trtbench run --results "$P/res" 2>&1 | tee "$P/default-matrix.log" | tail -18
+  # the package is not pip-installed there, so the plugin is named with -p (an installed trtbench registers it)
+  python3 -m pytest bench/ -p trtbench.pytest_plugin -q -p no:cacheprovider --benchmark-json "$P/bench-1gpu.json" \
+    --trtbench-backend torch,tensorrt --trtbench-results "$P/res" 2>&1 | tee "$P/bench-1gpu.log" | tail -8
+  python3 -m pytest bench/ -p trtbench.pytest_plugin -q -p no:cacheprovider -n 2 --benchmark-json "$P/bench-2gpu.json" \
+    --trtbench-backend torch --trtbench-results "$P/res" 2>&1 | tee "$P/bench-2gpu.log" | tail -8
 else
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl >/dev/null 2>&1
   export PYTHONPATH=/tmp/site:$root
