@@ -22,7 +22,7 @@ if [ "$stage" = trt ]; then
     --profile dyn:1,8,32 --layer-profile --cache-dir "$cache" --results "$P/res" 2>&1 | tee "$P/tensorrt86-precisions.log" | tail -8
   rm -rf "$cache"
 elif [ "$stage" = pytest ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl >/dev/null 2>&1
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site ${WHEELS:-.whl}/*.whl >/dev/null 2>&1
   export PYTHONPATH=/tmp/site:$root
   nvidia-smi -L | tee "$P/gpus.txt"
   python3 -m trtbench run --results "$P/res" 2>&1 | tee "$P/default-matrix.log" | tail -18
