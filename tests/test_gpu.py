@@ -217,3 +217,12 @@ def test_out_of_memory_is_a_failed_variant_and_the_matrix_goes_on(tmp_path, fast
     assert by_profile["small"]["status"] == "ok"
     free_after, _ = mem_get_info()
     assert free_after > free_before - (512 << 20)  # released
+
+
+def test_nvml_and_cuda_agree_on_the_gpu():
+    from trtbench.gpu.fingerprint import gpu_fingerprint
+    from trtbench.gpu.nvml import nvml_index_for_cuda_device
+
+    fp = gpu_fingerprint(0)
+    assert nvml_index_for_cuda_device(0) == fp["nvml_index"]
+    assert fp["pci_bus_id"]

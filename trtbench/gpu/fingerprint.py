@@ -21,7 +21,10 @@ def gpu_fingerprint(device: int = 0) -> Optional[dict]:
     if nvml_unavailable_reason() is None:
         import pynvml as nv
 
-        h = nv.nvmlDeviceGetHandleByIndex(device)
+        from trtbench.gpu.nvml import nvml_index_for_cuda_device
+
+        nvml_index = nvml_index_for_cuda_device(device)
+        h = nv.nvmlDeviceGetHandleByIndex(nvml_index)
 
         def q(fn, *a):
             try:
@@ -40,7 +43,8 @@ def gpu_fingerprint(device: int = 0) -> Optional[dict]:
             power_limit_w=(q(nv.nvmlDeviceGetEnforcedPowerLimit, h) or 0) / 1000.0 or None,
             pcie_gen=q(nv.nvmlDeviceGetCurrPcieLinkGeneration, h),
             pcie_width=q(nv.nvmlDeviceGetCurrPcieLinkWidth, h),
-            persistence_mode=q(nv.nvmlDeviceGetPersistenceMode, h))
+            persistence_mode=q(nv.nvmlDeviceGetPersistenceMode, h), nvml_index=nvml_index,
+            cuda_visible_devices=__import__("os").environ.get("CUDA_VISIBLE_DEVICES"))
         if isinstance(out.get("pci_bus_id"), bytes):
             out["pci_bus_id"] = out["pci_bus_id"].decode()
     return out

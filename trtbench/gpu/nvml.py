@@ -42,6 +42,32 @@ def nvml_unavailable_reason() -> Optional[str]:
     return None
 
 
+def _bus_key(bus_id) -> str:
+    """'00000000:00:06.0' (NVML) and '0000:00:06.0' (CUDA) -> '0000:00:06.0'."""
+    text = bus_id.decode() if isinstance(bus_id, bytes) else str(bus_id)
+    text = text.strip().rstrip("\x00").lower()
+    domain, _, rest = text.partition(":")
+    return f"{int(domain, 16):04x}:{rest}" if rest else text
+
+
+def nvml_index_for_cuda_device(device: int) -> int:
+    """NVML numbers every GPU of the host and ignores CUDA_VISIBLE_DEVICES; CUDA numbers the visible
+    ones. Match them by PCI bus id, so telemetry and fingerprints describe the GPU that really ran."""
+    try:
+        from trtbench.gpu.cuda import check, rt
+
+        bus = check(rt().cudaDeviceGetPCIBusId(32, device), "cudaDeviceGetPCIBusId")
+    except Exception:
+        return device
+    nv = _nvml()
+    nv.nvmlInit()
+    want = _bus_key(bus)
+    for i in range(nv.nvmlDeviceGetCount()):
+        if _bus_key(nv.nvmlDeviceGetPciInfo(nv.nvmlDeviceGetHandleByIndex(i)).busId) == want:
+            return i
+    return device
+
+
 def reason_names(mask: int) -> List[str]:
     nv = _nvml()
     names = []
@@ -204,4 +230,4 @@ def sampler_for(device: Optional[int], settings) -> Optional[NvmlSampler]:
     """The runner's factory: a sampler for ``device``, or None when NVML cannot be used here."""
     if device is None or nvml_unavailable_reason() is not None:
         return None
-    return NvmlSampler(device, settings.nvml_interval_ms)
+    return NvmlSampler(nvml_index_for_cuda_device(device), settings.nvml_interval_ms)
