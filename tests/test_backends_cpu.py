@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from trtbench.backends.base import LifecycleError
-from trtbench.backends.registry import all_availability, availability, best_available
+from trtbench.backends.registry import all_availability, best_available
 from trtbench.matrix.spec import ShapeProfile, Variant
 from trtbench.models.inputs import make_inputs
 from trtbench.models.loading import ModelSource

@@ -1,6 +1,4 @@
 import json
-from dataclasses import replace
-
 import pytest
 
 from trtbench.errors import UserError

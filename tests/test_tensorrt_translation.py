@@ -122,3 +122,22 @@ def test_parser_limits_lower_the_ir_and_refuse_new_opsets():
     m.opset_import[0].version = 19
     with pytest.raises(TensorRTError, match="opset 17 at most"):
         fit_for_parser(m, api("8.6.0", V86))
+
+
+def test_plan_run_shapes_from_the_engine_profile():
+    from trtbench.backends.tensorrt.plan_run import plan_variant
+    from trtbench.errors import UserError
+
+    io = [("input", True, "float", (-1, 3, 32, 32)), ("logits", False, "float", (-1, 10))]
+    profiles = {"input": ((1, 3, 32, 32), (8, 3, 32, 32), (16, 3, 32, 32))}
+    v, run, lo, opt, hi = plan_variant("/x/resnet.plan", io, profiles, {}, 4)
+    assert v.id == "resnet-tensorrt-engine-explicit-engine-b4" and run["input"] == (4, 3, 32, 32)
+    _, run, *_ = plan_variant("/x/resnet.plan", io, profiles, {}, None)
+    assert run["input"] == (8, 3, 32, 32)  # the profile's opt shapes
+    with pytest.raises(UserError, match="outside the engine's profile"):
+        plan_variant("/x/resnet.plan", io, profiles, {}, 64)
+    with pytest.raises(UserError, match="--shapes names nope"):
+        plan_variant("/x/resnet.plan", io, profiles, {"nope": (1, 2)}, None)
+    static = [("input", True, "float", (2, 3, 32, 32)), ("logits", False, "float", (2, 10))]
+    v, run, *_ = plan_variant("/x/s.plan", static, {"input": None}, {}, None)
+    assert v.build_mode == "implicit" and run["input"] == (2, 3, 32, 32)

@@ -90,7 +90,6 @@ class OnnxRuntimeBackend(Backend):
                 self.dev_out[n] = ort.OrtValue.ortvalue_from_shape_and_type(p.shape, p.dtype, "cuda", 0)
             else:
                 self.dev_out[n] = np.empty_like(p)
-                self.dev_out[n] = self.dev_out[n]
             value = self.dev_out[n] if self._on_gpu else ort.OrtValue.ortvalue_from_numpy(self.dev_out[n])
             self.binding.bind_ortvalue_output(n, value)
         self._keep = list(self.dev_out.values())

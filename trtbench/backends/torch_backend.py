@@ -93,7 +93,7 @@ class TorchBackend(GpuBackend):
     def _prepare(self) -> None:
         import onnx2torch
 
-        a = self.require()
+        self.require()
         torch = _torch()
         self.on_gpu = torch.cuda.is_available()
         if self.variant.precision not in ("fp32", "tf32") + tuple(_HALF):

@@ -11,7 +11,6 @@ compute: execute_async_v3 on the harness's stream (or a CUDA graph of it).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np

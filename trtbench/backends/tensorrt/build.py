@@ -142,17 +142,12 @@ def build_engine(api: TrtApi, model: onnx.ModelProto, spec: BuildSpec, logger, t
         raise TensorRTError("the ONNX parser rejected the model: " + " | ".join(e.strip() for e in errors)[:1500])
     config = builder.create_builder_config()
     applied = configure_build(api, builder, network, config, spec, {})
-    if timing_cache is not None or hasattr(config, "create_timing_cache"):
-        cache = config.create_timing_cache(timing_cache or b"")
-        config.set_timing_cache(cache, False)
-    else:
-        cache = None
+    cache = config.create_timing_cache(timing_cache or b"")  # loaded from the last build, or empty
+    config.set_timing_cache(cache, False)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise TensorRTError("build_serialized_network failed (see the TensorRT log in the results); a profile that "
                             "does not fit the model, or an unsupported layer, are the usual causes")
-    new_cache = None
-    if cache is not None:
-        new_cache = bytes(memoryview(config.get_timing_cache().serialize()))
+    new_cache = bytes(memoryview(config.get_timing_cache().serialize()))
     result = BuildResult(bytes(memoryview(plan)), time.perf_counter() - t0)
     return result, applied, new_cache

@@ -117,11 +117,10 @@ def run_engine_file(args) -> int:
     logger = make_logger(api, settings.verbose)
     io, profiles = describe_plan(api, plan, logger, settings.device)
     shapes = parse_shapes(args.shapes, "--shapes") if getattr(args, "shapes", None) else {}
-    batches = args.batches or [None]
     from trtbench.gpu.fingerprint import gpu_fingerprint
     from trtbench.matrix.parse import parse_batches
 
-    batch_list = list(parse_batches(batches)) if args.batches else [None]
+    batch_list = list(parse_batches(args.batches)) if args.batches else [None]
     writer = None
     records = []
     for batch in batch_list:
@@ -132,8 +131,6 @@ def run_engine_file(args) -> int:
                          0, 0, "tensorrt plan", 0, 0)
         prepared = PreparedModel(None, info, run, lo, opt, hi)
         if writer is None:
-            from trtbench.matrix.spec import Matrix
-
             writer = ResultsWriter(results_dir, machine=machine_fingerprint(gpu_fingerprint(settings.device)),
                                    settings=settings.to_dict(),
                                    matrix={"engine": str(args.engine), "batches": [b for b in batch_list]},
