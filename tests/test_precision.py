@@ -86,3 +86,39 @@ def test_bf16_on_onnxruntime_is_excluded_and_old_static_models_work(tmp_path, fa
     onnx.save(old_model(), p)
     rec = run_variant(Variant(ModelSource("old", str(p)), "onnxruntime", 1, "fp16", "implicit"), fast_settings)
     assert rec["status"] == "ok", rec.get("reason")
+
+
+def test_converted_models_are_cached_on_disk_by_content(tmp_path, fast_settings):
+    from dataclasses import replace
+
+    from trtbench.precision import transform
+
+    s = replace(fast_settings, cache_dir=str(tmp_path / "c"))
+    m = builtin_model("resnet")
+    transform._CACHE.clear()
+    first = apply_precision(m, "int8", s)
+    files = sorted((tmp_path / "c" / "models").glob("*.onnx"))
+    assert len(files) == 1 and "int8" in files[0].name
+    transform._CACHE.clear()
+    again = apply_precision(m, "int8", s)  # from disk, not re-quantized
+    assert again.method == first.method
+    assert again.model.SerializeToString() == first.model.SerializeToString()
+
+
+def test_tolerances_and_calibration_are_options(tmp_path, fast_settings):
+    from trtbench.options import configure
+
+    npz = tmp_path / "cal.npz"
+    np.savez(npz, features=np.random.default_rng(0).standard_normal((16, 256)).astype(np.float32))
+    _, s, _ = configure({"models": ["mlp"], "backends": ["ort"], "tolerances": ["fp16:rel_l2=1e-9"],
+                         "calibration": str(npz)})
+    assert s.tolerances == {"fp16": {"rel_l2": 1e-9}} and s.calibration == str(npz)
+    rec = run_variant(Variant(ModelSource("mlp"), "onnxruntime", 4, "fp16", "implicit"), s)
+    assert rec["accuracy"]["tolerance"]["rel_l2"] == 1e-9 and rec["accuracy"]["inaccurate"]
+    assert "inaccurate" in rec["quality"]
+    rec = run_variant(Variant(ModelSource("mlp"), "onnxruntime", 4, "int8", "implicit"), s)
+    assert rec["status"] == "ok" and "user .npz" in rec["backend"]["precision_method"]
+    with pytest.raises(UserError, match="keys are rel_l2 and top1"):
+        configure({"tolerances": ["fp16:max=1"]})
+    with pytest.raises(UserError, match="does not exist"):
+        configure({"calibration": str(tmp_path / "nope.npz")})

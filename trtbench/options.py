@@ -74,6 +74,11 @@ RUN_OPTIONS = (
            "(default: ~/.cache/trtbench)", metavar="DIR"),
     Option("no_accuracy", ("--no-accuracy",), "skip the comparison against the FP32 onnxruntime reference",
            "flag"),
+    Option("calibration", ("--calibration",), "int8/fp8 calibration data: an .npz with one array per model input, "
+           "first axis = samples (default: generated data)", metavar="NPZ"),
+    Option("tolerances", ("--tolerance",), "accuracy tolerance of a precision, e.g. fp16:rel_l2=0.02,top1=0.97; "
+           "repeatable (defaults: fp32 1e-4, tf32 5e-3, fp16 1e-2, bf16 5e-2, int8 0.15, fp8 0.2)", "list",
+           "P:KEY=V,..."),
     Option("layer_profile", ("--layer-profile",), "also run a separate per-layer profiling pass (TensorRT)",
            "flag"),
     Option("trt_typing", ("--trt-typing",), "TensorRT precision route: weak (builder flags, 8.6/10.x), strong "
@@ -151,6 +156,25 @@ def parse_mem_pool(text: str) -> int:
     return int(value * unit)
 
 
+def parse_tolerance(text: str) -> Dict[str, Dict[str, float]]:
+    """``fp16:rel_l2=0.02,top1=0.97`` -> ``{"fp16": {"rel_l2": 0.02, "top1": 0.97}}``."""
+    prec, sep, rest = str(text).partition(":")
+    if not sep or prec not in PRECISIONS:
+        raise UserError(f"bad --tolerance {text!r}: write PRECISION:rel_l2=X[,top1=Y], PRECISION one of "
+                        f"{', '.join(PRECISIONS)}")
+    out: Dict[str, float] = {}
+    for item in rest.split(","):
+        key, eq, val = item.partition("=")
+        key = key.strip()
+        if not eq or key not in ("rel_l2", "top1"):
+            raise UserError(f"bad --tolerance {text!r}: keys are rel_l2 and top1, e.g. fp16:rel_l2=0.02,top1=0.97")
+        try:
+            out[key] = float(val)
+        except ValueError:
+            raise UserError(f"bad --tolerance {text!r}: {val!r} is not a number") from None
+    return {prec: out}
+
+
 def configure(values: Dict[str, Any], default_backend=None) -> Tuple[Matrix, RunSettings, str]:
     """Raw option values -> (Matrix, RunSettings, results_dir). Matrix file first, flags override."""
     from trtbench.backends.registry import backend_info, best_available
@@ -221,5 +245,16 @@ def configure(values: Dict[str, Any], default_backend=None) -> Tuple[Matrix, Run
         run["verbose"] = True
     if values.get("cache_dir"):
         run["cache_dir"] = values["cache_dir"]
+    if values.get("calibration"):
+        from pathlib import Path
+
+        if not Path(values["calibration"]).is_file():
+            raise UserError(f"calibration file {values['calibration']} does not exist: check the path")
+        run["calibration"] = values["calibration"]
+    tolerances = dict(filed.get("tolerances") or {})
+    for text in values.get("tolerances") or []:
+        tolerances.update(parse_tolerance(text))
+    if tolerances:
+        run["tolerances"] = tolerances
     settings = RunSettings(**run)
     return matrix, settings, values.get("results") or "results"

@@ -118,7 +118,7 @@ def run_variant(variant: Variant, settings: RunSettings, sampler_factory=None, a
         if hasattr(backend, "extra_artifacts"):
             record["artifacts"] = backend.extra_artifacts()
         if settings.check_accuracy and prepared.model is not None:
-            record["accuracy"] = _accuracy(variant, prepared, feeds, outputs)
+            record["accuracy"] = _accuracy(variant, prepared, feeds, outputs, settings.tolerances)
             if record["accuracy"].get("inaccurate"):
                 record["quality"].append("inaccurate")
     except VariantSkipped as exc:
@@ -144,12 +144,13 @@ def run_variant(variant: Variant, settings: RunSettings, sampler_factory=None, a
     return record
 
 
-def _accuracy(variant: Variant, prepared, feeds, outputs) -> dict:
-    from trtbench.precision.accuracy import compare, reference_outputs
+def _accuracy(variant: Variant, prepared, feeds, outputs, tolerances=None) -> dict:
+    from trtbench.precision.accuracy import DEFAULT_TOLERANCES, compare, reference_outputs
 
     try:
         ref = reference_outputs(prepared.model, feeds)
-        return compare(outputs, ref, variant.precision)
+        tol = {p: dict(t, **(tolerances or {}).get(p, {})) for p, t in DEFAULT_TOLERANCES.items()}
+        return compare(outputs, ref, variant.precision, tol)
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}", "inaccurate": False}
 

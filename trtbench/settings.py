@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 MODES = ("latency", "throughput")
 
@@ -44,6 +44,8 @@ class RunSettings:
     trt_workspace_bytes: Optional[int] = None
     trt_opt_level: Optional[int] = None
     verbose: bool = False
+    calibration: Optional[str] = None  # .npz with one array per input (int8/fp8 calibration)
+    tolerances: Optional[Dict[str, Dict[str, float]]] = None  # precision -> {rel_l2, top1}, over the defaults
 
     def to_dict(self) -> dict:
         return asdict(self)

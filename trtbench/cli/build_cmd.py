@@ -41,7 +41,7 @@ def cmd_build(args) -> int:
 
     from trtbench.backends.tensorrt.backend import make_logger
     from trtbench.backends.tensorrt.build import BuildSpec, build_engine
-    from trtbench.backends.tensorrt.cache import _atomic_write
+    from trtbench.atomic_files import write_atomically as _atomic_write
     from trtbench.backends.tensorrt.compat import TensorRTError, load_trt
     from trtbench.gpu.cuda import gpu_unavailable_reason, set_device
     from trtbench.matrix.parse import parse_shapes, shapes_profile

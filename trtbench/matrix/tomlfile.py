@@ -61,6 +61,15 @@ def load_matrix_file(path: str) -> Dict[str, Any]:
     profiles = doc.get("profiles", {})
     if profiles:
         values["profile_objects"] = [profile_from_toml(name, table) for name, table in profiles.items()]
+    tol = doc.get("tolerances", {})
+    if tol:
+        from trtbench.options import parse_tolerance
+
+        values["tolerances"] = {}
+        for prec, table in tol.items():
+            if not isinstance(table, dict):
+                raise UserError(f"matrix file {path}: [tolerances.{prec}] must be a table, e.g. rel_l2 = 0.02")
+            values["tolerances"].update(parse_tolerance(f"{prec}:" + ",".join(f"{k}={v}" for k, v in table.items())))
     run = doc.get("run", {})
     if run:
         values["run"] = dict(run)

@@ -38,10 +38,41 @@ _CACHE: Dict[Tuple[str, str, Optional[str]], ConvertedModel] = {}
 
 def apply_precision(model: onnx.ModelProto, precision: str, settings=None,
                     calibration: Optional[str] = None) -> ConvertedModel:
+    """The model for ``precision``: cached in memory and, with a cache directory, on disk under
+    ``<cache>/models/`` keyed by the model's content hash, the precision and the calibration data."""
+    calibration = calibration or getattr(settings, "calibration", None)
     key = (model_digest(model), precision, calibration)
-    if key not in _CACHE:
-        _CACHE[key] = _convert(model, precision, calibration, seed=getattr(settings, "seed", 0))
+    if key in _CACHE:
+        return _CACHE[key]
+    disk = _disk_path(key, settings) if precision not in ("fp32", "tf32") else None
+    if disk is not None and disk.is_file() and disk.with_suffix(".method").is_file():
+        try:
+            _CACHE[key] = ConvertedModel(onnx.load(str(disk)), disk.with_suffix(".method").read_text())
+            return _CACHE[key]
+        except Exception:
+            pass  # unreadable: convert again
+    _CACHE[key] = _convert(model, precision, calibration, seed=getattr(settings, "seed", 0))
+    if disk is not None:
+        from trtbench.atomic_files import write_atomically as _atomic_write
+
+        _atomic_write(disk, _CACHE[key].model.SerializeToString())
+        _atomic_write(disk.with_suffix(".method"), _CACHE[key].method.encode())
     return _CACHE[key]
+
+
+def _disk_path(key, settings):
+    if settings is None or not hasattr(settings, "resolved_cache_dir"):
+        return None
+    import hashlib
+    from pathlib import Path
+
+    calib = ""
+    if key[2]:
+        try:
+            calib = "-" + hashlib.sha256(Path(key[2]).read_bytes()).hexdigest()[:12]
+        except OSError:
+            return None
+    return Path(settings.resolved_cache_dir()) / "models" / f"{key[0][:24]}-{key[1]}{calib}.onnx"
 
 
 def _convert(model: onnx.ModelProto, precision: str, calibration: Optional[str], seed: int) -> ConvertedModel:

@@ -9,33 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
+
+from trtbench.atomic_files import write_atomically as _atomic_write
 
 
 def cache_key(model_digest: str, spec_key: str, trt_version: str, gpu_name: str, compute_capability: str) -> str:
     parts = json.dumps({"model": model_digest, "build": spec_key, "tensorrt": trt_version, "gpu": gpu_name,
                         "cc": compute_capability}, sort_keys=True)
     return hashlib.sha256(parts.encode()).hexdigest()[:32]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class EngineCache:
