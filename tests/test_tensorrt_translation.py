@@ -141,3 +141,9 @@ def test_plan_run_shapes_from_the_engine_profile():
     static = [("input", True, "float", (2, 3, 32, 32)), ("logits", False, "float", (2, 10))]
     v, run, *_ = plan_variant("/x/s.plan", static, {"input": None}, {}, None)
     assert v.build_mode == "implicit" and run["input"] == (2, 3, 32, 32)
+
+
+def test_which_precisions_need_a_converted_model():
+    need = TrtApi.needs_converted_model
+    assert need("int8", "weak") and need("fp8", "weak") and need("fp16", "strong") and need("bf16-io", "strong")
+    assert not need("fp16", "weak") and not need("fp32", "strong") and not need("tf32", "strong")

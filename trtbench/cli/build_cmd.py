@@ -39,11 +39,11 @@ def register(sub) -> None:
 def cmd_build(args) -> int:
     from pathlib import Path
 
-    from trtbench.backends.tensorrt.backend import make_logger
+    from trtbench.backends.tensorrt.backend import make_logger, trt_for_command
     from trtbench.backends.tensorrt.build import BuildSpec, build_engine
     from trtbench.atomic_files import write_atomically as _atomic_write
-    from trtbench.backends.tensorrt.compat import TensorRTError, load_trt
-    from trtbench.gpu.cuda import gpu_unavailable_reason, set_device
+    from trtbench.backends.tensorrt.compat import TensorRTError
+    from trtbench.gpu.cuda import set_device
     from trtbench.matrix.parse import parse_shapes, shapes_profile
     from trtbench.matrix.spec import PRECISIONS
     from trtbench.models.inspect import inspect_model
@@ -84,13 +84,7 @@ def cmd_build(args) -> int:
             print("trtbench: no shapes given: dynamic dimensions set to 1 (" +
                   ", ".join(f"{n}:{'x'.join(map(str, s))}" for n, s in shapes.items()) + "), as trtexec does")
             profile = tuple((n, s, s, s) for n, s in sorted(shapes.items()))
-    try:
-        api = load_trt()
-    except TensorRTError as exc:
-        raise UserError(f"trtbench build needs TensorRT: {exc}") from None
-    reason = gpu_unavailable_reason(args.device)
-    if reason:
-        raise UserError(f"trtbench build needs an NVIDIA GPU: {reason}")
+    api = trt_for_command("trtbench build", args.device)
     set_device(args.device)
     try:
         typing = api.typing_for("strong" if args.stronglyTyped else "auto")
@@ -99,8 +93,7 @@ def cmd_build(args) -> int:
     why = api.precision_support(precision, typing)
     if why:
         raise UserError(f"cannot build {precision} here: {why}")
-    base = precision.replace("-io", "")
-    if base in ("int8", "fp8") or (typing == "strong" and base not in ("fp32", "tf32")):
+    if api.needs_converted_model(precision, typing):
         model = apply_precision(model, precision, RunSettings()).model
     spec = BuildSpec(precision=precision, typing=typing, static=not dynamic, profile=profile,
                      workspace_bytes=parse_mem_pool(args.memPoolSize) if args.memPoolSize else None,

@@ -41,6 +41,21 @@ def make_logger(api: TrtApi, verbose: bool = False):
     return _Logger()
 
 
+def trt_for_command(what: str, device: int) -> TrtApi:
+    """TensorRT and a usable GPU for a command (build, run --engine), or a one-line user error."""
+    from trtbench.errors import UserError
+    from trtbench.gpu.cuda import gpu_unavailable_reason
+
+    try:
+        api = load_trt()
+    except TensorRTError as exc:
+        raise UserError(f"{what} needs TensorRT: {exc}") from None
+    reason = gpu_unavailable_reason(device)
+    if reason:
+        raise UserError(f"{what} needs an NVIDIA GPU: {reason}")
+    return api
+
+
 def gpu_identity(device: int) -> Dict[str, str]:
     from trtbench.gpu import cuda
 
@@ -88,7 +103,7 @@ class TensorRTBackend(GpuBackend):
         base = p.replace("-io", "")
         # The model handed to the parser: fp32 for weak typing (flags do the rest) except Q/DQ for int8/fp8;
         # for strong typing the precision must be in the model's own types.
-        if base in ("int8", "fp8") or (typing == "strong" and base not in ("fp32", "tf32")):
+        if api.needs_converted_model(p, typing):
             converted = apply_precision(self.prepared.model, p, s)
             model, method = converted.model, converted.method
         else:

@@ -95,6 +95,13 @@ class TrtApi:
             return "strongly typed bf16 needs a bf16 ONNX model, and no bf16 ONNX converter is installed"
         return None
 
+    @staticmethod
+    def needs_converted_model(precision: str, typing: str) -> bool:
+        """Whether the ONNX model itself must carry the precision: Q/DQ nodes for int8/fp8 always, and
+        every reduced precision under strong typing; weak typing sets builder flags on the fp32 model."""
+        base = precision.replace("-io", "")
+        return base in ("int8", "fp8") or (typing == "strong" and base not in ("fp32", "tf32"))
+
     def network_flags(self, typing: str) -> int:
         flags = 0
         ncf = self.trt.NetworkDefinitionCreationFlag

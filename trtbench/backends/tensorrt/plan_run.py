@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 from typing import Dict
 
-from trtbench.backends.tensorrt.backend import TensorRTBackend, engine_profile_shapes, make_logger
-from trtbench.backends.tensorrt.compat import TensorRTError, load_trt
+from trtbench.backends.tensorrt.backend import TensorRTBackend, engine_profile_shapes, make_logger, trt_for_command
 from trtbench.errors import UserError
 from trtbench.matrix.spec import ShapeProfile, Variant
 from trtbench.models.inspect import ModelInfo, TensorInfo
@@ -104,15 +103,7 @@ def run_engine_file(args) -> int:
     values["models"] = None
     values["backends"] = ["tensorrt"]
     _, settings, results_dir = configure(values, default_backend=lambda: "tensorrt")
-    try:
-        api = load_trt()
-    except TensorRTError as exc:
-        raise UserError(f"--engine needs TensorRT: {exc}") from None
-    from trtbench.gpu.cuda import gpu_unavailable_reason
-
-    reason = gpu_unavailable_reason(settings.device)
-    if reason:
-        raise UserError(f"--engine needs an NVIDIA GPU: {reason}")
+    api = trt_for_command("--engine", settings.device)
     plan = read_plan(args.engine)
     logger = make_logger(api, settings.verbose)
     io, profiles = describe_plan(api, plan, logger, settings.device)
