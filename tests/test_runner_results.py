@@ -114,3 +114,25 @@ def test_per_input_profile_and_throughput_rules(tmp_path, fast_settings):
     by = {r["variant"]["build_mode"]: r for r in out.records}
     assert by["explicit"]["status"] == "ok" and by["explicit"]["shapes"]["run"]["a"] == [3, 16, 8]
     assert by["implicit"]["status"] == "skipped" and "dynamic axes [1]" in by["implicit"]["reason"]
+
+
+def test_gzipped_results_read_like_plain_ones(tmp_path, fast_settings):
+    import gzip
+    import shutil
+
+    from trtbench.analysis.load import load_runs
+
+    out = run_matrix(_matrix(batches=(1,), build_modes=("implicit",)), fast_settings, str(tmp_path))
+    with open(out.path, "rb") as src, gzip.open(out.path + ".gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    import os
+
+    os.unlink(out.path)
+    run_dir = str(tmp_path / out.run_id)
+    assert read_results(run_dir)["run_id"] == out.run_id
+    assert load_runs([str(tmp_path)])[0].run_id == out.run_id
+    bad = tmp_path / "broken" / "results.json.gz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(UserError, match="cannot be read"):
+        read_results(str(bad))

@@ -63,9 +63,11 @@ def _from_pytest_benchmark(doc: dict, source: str) -> Run:
 
 def load_file(path: Path) -> Optional[Run]:
     """A Run, or None for JSON that is neither kind (skipped when scanning directories)."""
+    from trtbench.results.store import read_text
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        doc = json.loads(read_text(path))
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise UserError(f"cannot read {path} ({exc}): check the file") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}): the file is truncated or "

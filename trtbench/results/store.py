@@ -101,15 +101,26 @@ def validate(doc: dict, source: str = "results") -> dict:
     return doc
 
 
+def read_text(p: Path) -> str:
+    """A results or benchmark JSON file's text; ``.gz`` files (how large evidence is committed) too."""
+    if p.suffix == ".gz":
+        import gzip
+
+        with gzip.open(p, "rt", encoding="utf-8") as f:
+            return f.read()
+    return p.read_text(encoding="utf-8")
+
+
 def read_results(path: str) -> dict:
     p = Path(path)
     if p.is_dir():
-        p = p / RESULTS_FILE
+        p = p / RESULTS_FILE if (p / RESULTS_FILE).exists() or not (p / (RESULTS_FILE + ".gz")).exists() \
+            else p / (RESULTS_FILE + ".gz")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except FileNotFoundError:
         raise UserError(f"results file {p} does not exist: check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise UserError(f"results file {p} cannot be read ({exc}): check the file") from None
     try:
         doc = json.loads(text)
@@ -126,7 +137,7 @@ def find_result_files(root: str) -> Iterator[Path]:
         return
     if not p.exists():
         raise UserError(f"{root} does not exist: pass a results file or a directory of them")
-    for f in sorted(p.rglob("*.json")):
+    for f in sorted(list(p.rglob("*.json")) + list(p.rglob("*.json.gz"))):
         if not f.name.startswith("."):
             yield f
 
