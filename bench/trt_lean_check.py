@@ -4,8 +4,8 @@ version (e.g. one built by the 8.6 payload: pass its path) must fail with our on
 
     python bench/trt_lean_check.py [PLAN_FROM_ANOTHER_VERSION] > lean-check.json
 
-Not yet run on a GPU (see the TensorRT issue's closing note): the lean wheels (45 MB) and the committed
-results (about 58 MB) do not fit one device call together; carry the wheels in parts, as the 8.6 payload is.
+Run on the H100 (results/h100-2026-11-25/tensorrt-11.4-lean/) without a plan from another version; with
+one (build it with the 8.6 payload and `trtbench build`), the wrong-version path runs too.
 """
 
 from __future__ import annotations
