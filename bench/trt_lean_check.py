@@ -4,8 +4,8 @@ version (e.g. one built by the 8.6 payload: pass its path) must fail with our on
 
     python bench/trt_lean_check.py [PLAN_FROM_ANOTHER_VERSION] > lean-check.json
 
-Run on the H100 (results/h100-2026-11-25/tensorrt-11.4-lean/) without a plan from another version; with
-one (build it with the 8.6 payload and `trtbench build`), the wrong-version path runs too.
+Run on the H100 (results/h100-2026-11-25/tensorrt-11.4-lean/), with a plan built by the 8.6 payload's
+`trtbench build`.
 """
 
 from __future__ import annotations

@@ -188,9 +188,10 @@ def load_engine(backend, plan: bytes) -> None:
     runtime = api.trt.Runtime(backend.logger)
     api.disallow_host_code(runtime)
     t0 = time.perf_counter()
+    seen = len(backend.logger.messages)
     engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
-        log = " | ".join(backend.logger.messages[-3:])
+        log = " | ".join(backend.logger.messages[seen:][-3:])  # this call's messages only
         raise TensorRTError(f"deserialize_cuda_engine failed: the plan is corrupt, or was built for another "
                             f"TensorRT version or GPU ({log or 'no log'}); rebuild it for this machine")
     backend.runtime, backend.engine = runtime, engine

@@ -47,9 +47,10 @@ def describe_plan(api, plan: bytes, logger, device: int):
     cuda.set_device(device)
     runtime = api.trt.Runtime(logger)
     api.disallow_host_code(runtime)
+    seen = len(logger.messages)
     engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
-        log = " | ".join(logger.messages[-3:])
+        log = " | ".join(logger.messages[seen:][-3:])  # this call's messages only
         raise UserError(f"the plan cannot be deserialized by TensorRT {api.version_text}: it is corrupt or was "
                         f"built for another TensorRT version or GPU ({log or 'no log'}); rebuild it here")
     io = api.io_tensors(engine)
