@@ -51,7 +51,7 @@ def test_typing_rules():
     assert "opset 17" in a86.precision_support("fp8", "weak")
     assert a10.precision_support("bf16", "weak") is None and a10.precision_support("fp8", "weak") is None
     assert a11.precision_support("fp16", "strong") is None and a11.precision_support("int8", "strong") is None
-    assert "bf16 ONNX" in a11.precision_support("bf16", "strong")
+    assert a11.precision_support("bf16", "strong") is None  # the model is converted (ModelOpt AutoCast)
 
 
 def test_weak_fp16_explicit_build_config():
@@ -147,3 +147,22 @@ def test_which_precisions_need_a_converted_model():
     need = TrtApi.needs_converted_model
     assert need("int8", "weak") and need("fp8", "weak") and need("fp16", "strong") and need("bf16-io", "strong")
     assert not need("fp16", "weak") and not need("fp32", "strong") and not need("tf32", "strong")
+
+
+def test_strong_bf16_gets_the_modelopt_model_within_the_parser_limits():
+    """Strongly typed bf16 (TensorRT 10/11) parses ModelOpt's bf16 model: opset 22 is within the 10/11
+    parser's limits and the I/O types are bf16 for bf16-io; TensorRT 8.6's parser (opset 17) refuses it."""
+    pytest.importorskip("modelopt.onnx.autocast", reason="NVIDIA ModelOpt (the bf16 extra) is not installed")
+    import onnx
+
+    from trtbench.backends.tensorrt.build import fit_for_parser
+    from trtbench.models.builtin import builtin_model
+    from trtbench.precision.transform import apply_precision
+
+    a11 = api("11.4.0", V11, ("STRONGLY_TYPED",))
+    converted = apply_precision(builtin_model("resnet"), "bf16-io").model
+    assert a11.needs_converted_model("bf16-io", a11.typing_for("auto"))
+    parsed = fit_for_parser(converted, a11)
+    assert parsed.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.BFLOAT16
+    with pytest.raises(TensorRTError, match="opset 22"):
+        fit_for_parser(converted, api("8.6.0", V86))

@@ -5,8 +5,11 @@
   inputs/outputs (``fp16``) or converting them too (``fp16-io``).
 - int8 / fp8: explicit quantization with Q/DQ nodes by ``onnxruntime.quantization.quantize_static``,
   calibrated on generated data (or a user's ``.npz``).
-- bf16 / bf16-io: no ONNX-level converter is available to us; backends that can run bf16 natively
-  (PyTorch) do so on the FP32 model, others skip the variant with that reason.
+- bf16 / bf16-io: NVIDIA ModelOpt's AutoCast (``modelopt.onnx.autocast.convert_to_mixed_precision``, the
+  ``bf16`` extra), keeping float32 inputs/outputs (``bf16``) or converting them (``bf16-io``). AutoCast
+  raises the opset to 22 (the first with bf16 in most operator schemas) and keeps in fp32 the nodes
+  whose values, on the calibration data, fall outside its safe range. PyTorch computes bf16 natively
+  and does not need the converted model.
 
 Results are cached by (model content hash, precision) in memory for the run.
 """
@@ -83,8 +86,7 @@ def _convert(model: onnx.ModelProto, precision: str, calibration: Optional[str],
     if precision in ("int8", "fp8"):
         return _quantize(model, precision, calibration, seed)
     if precision in ("bf16", "bf16-io"):
-        raise VariantSkipped("no bf16 ONNX converter is installed (onnxruntime's converter does fp16 only); "
-                             "backends that compute bf16 natively (torch) run this precision")
+        return _to_bf16(model, keep_io=precision == "bf16", calibration=calibration, seed=seed)
     raise UserError(f"unknown precision {precision!r}")
 
 
@@ -98,6 +100,59 @@ def _to_fp16(model: onnx.ModelProto, keep_io: bool) -> ConvertedModel:
     converted.ir_version = model.ir_version
     return ConvertedModel(converted, "onnxruntime.transformers.float16 (" +
                           ("float32 I/O kept" if keep_io else "float16 I/O") + ")")
+
+
+def _to_bf16(model: onnx.ModelProto, keep_io: bool, calibration: Optional[str], seed: int) -> ConvertedModel:
+    try:
+        from modelopt.onnx.autocast import convert_to_mixed_precision
+    except Exception as exc:  # not installed (Python < 3.10, or no extra), or a broken install
+        raise VariantSkipped(f"bf16 ONNX conversion needs NVIDIA ModelOpt ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'cannot import'}): "
+                             f"pip install 'trtbench[bf16]' (Python 3.10+)") from None
+    feeds = calibration_batches(model, calibration, seed)
+    with tempfile.TemporaryDirectory(prefix="trtbench-bf16-") as tmp, _quiet_modelopt():
+        src, data = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "data")
+        onnx.save(model, src)
+        os.mkdir(data)
+        for i, feed in enumerate(feeds):  # AutoCast reads a directory of .npz files as batches
+            np.savez(os.path.join(data, f"{i:04d}.npz"), **feed)
+        try:
+            converted = convert_to_mixed_precision(src, low_precision_type="bf16", keep_io_types=keep_io,
+                                                   calibration_data=data, providers=["cpu"])
+        except Exception as exc:
+            raise NotApplicable(f"ModelOpt AutoCast could not convert this model to bf16: "
+                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    typed = {vi.name: vi.type.tensor_type.elem_type for vi in
+             list(converted.graph.value_info) + list(converted.graph.input) + list(converted.graph.output)}
+    typed.update({t.name: t.data_type for t in converted.graph.initializer})
+    nodes = [n for n in converted.graph.node if n.op_type != "Cast"]
+    low = sum(1 for n in nodes if any(typed.get(o) == onnx.TensorProto.BFLOAT16 for o in n.output))
+    high = sum(1 for n in nodes if any(typed.get(o) == onnx.TensorProto.FLOAT for o in n.output))
+    opset = next((o.version for o in converted.opset_import if o.domain in ("", "ai.onnx")), None)
+    return ConvertedModel(converted, f"ModelOpt AutoCast bf16 ({low} nodes in bf16, {high} kept in fp32; "
+                                     f"opset {opset}; " + ("float32 I/O kept" if keep_io else "bfloat16 I/O") +
+                                     f"; {'user .npz' if calibration else f'{len(feeds)} generated samples'})")
+
+
+class _quiet_modelopt:
+    """ModelOpt and onnxscript log every step at INFO/WARNING to the console; keep them to errors while
+    converting (trtbench's own output stays readable), and restore the levels afterwards."""
+
+    names = ("modelopt", "modelopt.onnx", "modelopt.onnx.autocast", "onnxscript", "onnx_ir", "polygraphy")
+
+    def __enter__(self):
+        import logging
+
+        self._levels = {n: logging.getLogger(n).level for n in self.names}
+        for n in self.names:
+            logging.getLogger(n).setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        import logging
+
+        for n, level in self._levels.items():
+            logging.getLogger(n).setLevel(level)
 
 
 class _Reader:

@@ -91,8 +91,8 @@ class TrtApi:
                 return (f"fp8 needs Q/DQ nodes of opset 19 and TensorRT {self.version_text}'s ONNX parser reads "
                         f"opset 17 at most")
             return None
-        if base == "bf16":
-            return "strongly typed bf16 needs a bf16 ONNX model, and no bf16 ONNX converter is installed"
+        # strong typing: the precision is in the converted model's own types (bf16 via ModelOpt AutoCast),
+        # and the conversion step says why when it cannot be done
         return None
 
     @staticmethod
