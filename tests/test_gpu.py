@@ -226,3 +226,70 @@ def test_nvml_and_cuda_agree_on_the_gpu():
     fp = gpu_fingerprint(0)
     assert nvml_index_for_cuda_device(0) == fp["nvml_index"]
     assert fp["pci_bus_id"]
+
+
+def _ort_cuda_reason():
+    try:
+        import onnxruntime
+    except Exception as exc:
+        return f"onnxruntime cannot be imported: {exc}"
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        return "onnxruntime has no CUDA provider here (install onnxruntime-gpu)"
+    return None
+
+
+needs_ort_cuda = pytest.mark.skipif(_ort_cuda_reason() is not None, reason=str(_ort_cuda_reason()))
+
+
+@needs_ort_cuda
+@pytest.mark.parametrize("precision", ["fp32", "tf32", "fp16", "fp16-io"])
+def test_onnxruntime_cuda_shares_buffers_timer_and_nvml(precision, fast_settings):
+    from trtbench.matrix.spec import ShapeProfile, Variant
+    from trtbench.models.loading import ModelSource
+    from trtbench.runner import default_sampler_factory, run_variant
+
+    v = Variant(ModelSource("resnet"), "onnxruntime", 8, precision, "explicit", ShapeProfile("p", batch=(1, 8, 16)))
+    rec = run_variant(v, fast_settings, default_sampler_factory())
+    assert rec["status"] == "ok", rec.get("reason") or rec.get("error")
+    b = rec["backend"]
+    assert b["device"] == "cuda:0" and b["providers"][0] == "CUDAExecutionProvider"
+    assert b["tf32"] == (precision == "tf32")
+    assert rec["timing"]["timer"].startswith("cuda-events")
+    assert rec["nvml"]["summary"]["samples"] >= 2
+    assert not rec["accuracy"]["inaccurate"], rec["accuracy"]
+    assert b["h2d_bytes"] == 8 * 3 * 32 * 32 * (2 if precision.endswith("-io") else 4)
+    assert b["device_buffer_bytes"] >= 16 * 3 * 32 * 32 * (2 if precision.endswith("-io") else 4)  # profile max
+    if precision == "fp32":
+        assert rec["accuracy"]["rel_l2"] < 1e-5  # TF32 really off
+
+
+@needs_ort_cuda
+def test_onnxruntime_cuda_throughput_mode_and_graph_refusal(fast_settings):
+    from dataclasses import replace
+
+    from trtbench.matrix.spec import Variant
+    from trtbench.models.loading import ModelSource
+    from trtbench.runner import run_variant
+
+    v = Variant(ModelSource("transformer"), "onnxruntime", 4, "fp16", "implicit")
+    rec = run_variant(v, replace(fast_settings, mode="throughput"))
+    assert rec["status"] == "ok", rec.get("reason") or rec.get("error")
+    assert rec["timing"]["mode"] == "throughput" and not rec["accuracy"]["inaccurate"]
+    rec = run_variant(v, replace(fast_settings, cuda_graph=True))
+    assert rec["status"] == "skipped" and "without --cuda-graph" in rec["reason"]
+
+
+@needs_ort_cuda
+@pytest.mark.parametrize("precision", ["bf16", "bf16-io"])
+def test_onnxruntime_cuda_runs_modelopt_bf16_models(precision, fast_settings):
+    pytest.importorskip("modelopt.onnx.autocast", reason="NVIDIA ModelOpt (the bf16 extra) is not installed")
+    from trtbench.matrix.spec import Variant
+    from trtbench.models.loading import ModelSource
+    from trtbench.runner import run_variant
+
+    rec = run_variant(Variant(ModelSource("transformer"), "onnxruntime", 8, precision, "implicit"), fast_settings)
+    assert rec["status"] == "ok", rec.get("reason") or rec.get("error")
+    b = rec["backend"]
+    assert b["providers"][0] == "CUDAExecutionProvider" and "ModelOpt AutoCast bf16" in b["precision_method"]
+    assert 1e-3 < rec["accuracy"]["rel_l2"] < 5e-2  # bf16-sized error: computed in bf16, not silently in fp32
+    assert b["h2d_bytes"] == 8 * 32 * 128 * (2 if precision == "bf16-io" else 4)

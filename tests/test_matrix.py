@@ -26,14 +26,14 @@ def test_variant_is_frozen_hashable_with_a_stable_readable_id():
 
 def test_expansion_rules_and_exclusions():
     dyn = ShapeProfile("dyn", batch=(1, 4, 4))
-    variants, excluded = expand(_m(batches=(1, 8), profiles=(dyn,), precisions=("fp32", "bf16")))
+    variants, excluded = expand(_m(batches=(1, 8), profiles=(dyn,), precisions=("fp32", "fp8")))
     ids = sorted(v.id for v in variants)
     assert ids == ["mlp-onnxruntime-fp32-explicit-dyn-b1", "mlp-onnxruntime-fp32-implicit-b1",
                    "mlp-onnxruntime-fp32-implicit-b8"]
     reasons = [e.reason for e in excluded]
     assert any("batch 8 is outside profile dyn" in r for r in reasons)
     assert any("does not apply to an implicit" in r for r in reasons)
-    assert sum("cannot run precision bf16" in r for r in reasons) == 4  # 2 modes x 2 batches
+    assert sum("cannot run precision fp8" in r for r in reasons) == 4  # 2 modes x 2 batches
 
 
 def test_default_profile_spans_the_batches():

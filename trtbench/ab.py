@@ -86,7 +86,7 @@ def interleaved_ab(common: dict, a_flags: List[str], b_flags: List[str], rounds:
 def _gpu(variants):
     from trtbench.backends.registry import backend_info
 
-    if any(backend_info(v.backend).gpu for v in variants):
+    if any(backend_info(v.backend).uses_gpu() for v in variants):
         from trtbench.bench_session import gpu_block
 
         return gpu_block(0)

@@ -117,7 +117,7 @@ class BenchSession:
 
             variants, excluded = self.plan()
             gpu = None
-            if any(backend_info(v.backend).gpu for v in variants):
+            if any(backend_info(v.backend).uses_gpu() for v in variants):
                 gpu = gpu_block(self.settings.device)
             self.writer = ResultsWriter(self.results_dir, machine=machine_fingerprint(gpu),
                                         settings=self.settings.to_dict(), matrix=self.matrix.to_dict(),

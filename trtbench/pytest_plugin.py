@@ -154,7 +154,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         from trtbench.backends.registry import backend_info
         from trtbench.bench_session import gpu_block
 
-        if any(backend_info(v.backend).gpu for v in sess.plan()[0]):
+        if any(backend_info(v.backend).uses_gpu() for v in sess.plan()[0]):
             gpu = gpu_block(sess.settings.device)
     pk = package_versions()
     machine_info["trtbench"] = {"gpu": gpu, "driver": (gpu or {}).get("driver"),

@@ -170,7 +170,7 @@ def run_matrix(matrix: Matrix, settings: RunSettings, results_dir: str, *, comma
     if variants is None:
         variants, excluded = plan_matrix(matrix)
     excluded = excluded or []
-    needs_gpu = any(backend_info(v.backend).gpu for v in variants)
+    needs_gpu = any(backend_info(v.backend).uses_gpu() for v in variants)
     gpu = None
     if needs_gpu:
         try:

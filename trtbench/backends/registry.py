@@ -20,7 +20,14 @@ class BackendInfo:
     module: str  # "package.module:Class"
     precisions: FrozenSet[str]
     description: str
-    gpu: bool
+    gpu: Optional[bool]  # True: a GPU backend; None: depends on the install (onnxruntime-gpu or not)
+
+    def uses_gpu(self) -> bool:
+        """Whether this backend's variants run on a GPU here (so the run fingerprints the GPU)."""
+        if self.gpu is not None:
+            return self.gpu
+        a = availability(self.name)
+        return bool(a.available and a.device and a.device.startswith("cuda"))
 
     def load_class(self):
         mod, _, cls = self.module.partition(":")
@@ -40,8 +47,8 @@ BACKENDS: Dict[str, BackendInfo] = {
     b.name: b
     for b in (
         BackendInfo("onnxruntime", ("ort",), "trtbench.backends.onnxruntime_backend:OnnxRuntimeBackend",
-                    frozenset({"fp32", "fp16", "fp16-io", "int8"}),
-                    "onnxruntime: CPU provider, or the CUDA provider when installed", gpu=False),
+                    frozenset({"fp32", "tf32", "fp16", "fp16-io", "bf16", "bf16-io", "int8"}),
+                    "onnxruntime: CPU provider, or the CUDA provider (onnxruntime-gpu) when installed", gpu=None),
         BackendInfo("torch", ("pytorch",), "trtbench.backends.torch_backend:TorchBackend",
                     frozenset({"fp32", "tf32", "fp16", "fp16-io", "bf16", "bf16-io"}),
                     "PyTorch via onnx2torch, on CUDA when present (else CPU)", gpu=True),
