@@ -3,6 +3,9 @@
 #   bash bench/gpu_proof.sh trt     # TensorRT 8.6 (CPython 3.9 payload, see ../shared/trt86/README.md)
 #   bash bench/gpu_proof.sh torch   # the machine's Python: GPU tests, torch matrix, speed targets
 #   bash bench/gpu_proof.sh pytest  # default `trtbench run`, `pytest bench/` on one GPU and with -n 2
+#   bash bench/gpu_proof.sh ort     # onnxruntime-gpu (CUDA provider) and ModelOpt bf16 models: tests + matrix
+#     (the onnxruntime-gpu wheel, 244 MB, is carried in 48 MiB parts: `split -b 48M -d -a 2 WHEEL .ortgpu/part-`,
+#      one device call per part moving it to /tmp/ortparts/; the small wheels travel in .gpuw/)
 # Writes everything under $OUT/p and packs it into $OUT/<stage>.tar.gz.
 set -u
 stage=${1:?stage: trt or torch}
@@ -31,6 +34,18 @@ elif [ "$stage" = pytest ]; then
     --trtbench-backend torch,tensorrt --trtbench-results "$P/res" 2>&1 | tee "$P/bench-1gpu.log" | tail -8
   python3 -m pytest bench/ -p trtbench.pytest_plugin -q -p no:cacheprovider -n 2 --benchmark-json "$P/bench-2gpu.json" \
     --trtbench-backend torch --trtbench-results "$P/res" 2>&1 | tee "$P/bench-2gpu.log" | tail -8
+elif [ "$stage" = ort ]; then
+  if [ ! -d /tmp/site/onnxruntime ] || [ ! -d /tmp/site/modelopt ]; then
+    cat /tmp/ortparts/part-* > /tmp/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \
+      /tmp/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl .gpuw/*.whl 2>&1 | tail -3
+  fi
+  export PYTHONPATH=/tmp/site:$root
+  python3 -c "import onnxruntime as o, modelopt; print('onnxruntime', o.__version__, o.get_available_providers(), 'modelopt', modelopt.__version__)" \
+    2>&1 | tee "$P/ort-versions.txt"
+  python3 -m pytest tests/test_gpu.py tests/test_precision.py -q -p no:cacheprovider -rs 2>&1 | tee "$P/ort-gpu-tests.log" | tail -15
+  python3 -m trtbench run -b onnxruntime,torch -m resnet,transformer --precision fp32,tf32,fp16,fp16-io,bf16,bf16-io,int8 \
+    --batch 1,32 --build-mode explicit --profile dyn:1,8,32 --results "$P/res" 2>&1 | tee "$P/ort-torch-precisions.log" | tail -60
 else
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl >/dev/null 2>&1
   export PYTHONPATH=/tmp/site:$root
