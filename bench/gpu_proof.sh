@@ -43,9 +43,12 @@ elif [ "$stage" = ort ]; then
   export PYTHONPATH=/tmp/site:$root
   python3 -c "import onnxruntime as o, modelopt; print('onnxruntime', o.__version__, o.get_available_providers(), 'modelopt', modelopt.__version__)" \
     2>&1 | tee "$P/ort-versions.txt"
-  python3 -m pytest tests/test_gpu.py tests/test_precision.py -q -p no:cacheprovider -rs 2>&1 | tee "$P/ort-gpu-tests.log" | tail -15
+  python3 -m pytest tests/test_gpu.py tests/test_precision.py -v -p no:cacheprovider -rs 2>&1 \
+    | grep -E "PASSED|FAILED|SKIPPED|ERROR|passed|failed" | tee "$P/ort-gpu-tests.log" | tail -15
   python3 -m trtbench run -b onnxruntime,torch -m resnet,transformer --precision fp32,tf32,fp16,fp16-io,bf16,bf16-io,int8 \
     --batch 1,32 --build-mode explicit --profile dyn:1,8,32 --results "$P/res" 2>&1 | tee "$P/ort-torch-precisions.log" | tail -60
+  python3 -m pytest bench/ -p trtbench.pytest_plugin -q -p no:cacheprovider --benchmark-json "$P/bench-ort.json" \
+    --trtbench-backend onnxruntime --trtbench-results "$P/res" 2>&1 | tee "$P/bench-ort.log" | tail -8
 else
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl >/dev/null 2>&1
   export PYTHONPATH=/tmp/site:$root
