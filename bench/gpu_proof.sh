@@ -4,8 +4,10 @@
 #   bash bench/gpu_proof.sh torch   # the machine's Python: GPU tests, torch matrix, speed targets
 #   bash bench/gpu_proof.sh pytest  # default `trtbench run`, `pytest bench/` on one GPU and with -n 2
 #   bash bench/gpu_proof.sh ort     # onnxruntime-gpu (CUDA provider) and ModelOpt bf16 models: tests + matrix
-#     (the onnxruntime-gpu wheel, 244 MB, is carried in 48 MiB parts: `split -b 48M -d -a 2 WHEEL .ortgpu/part-`,
+#     (the onnxruntime-gpu wheel, 244 MB, is carried in 48 MiB parts: `split -b 44M -d -a 2 WHEEL .ortgpu/part-`,
 #      one device call per part moving it to /tmp/ortparts/; the small wheels travel in .gpuw/)
+# A device call carries the tracked tree (about 17 MB now) plus the named parts within 64 MiB: split
+# large payloads (the TensorRT 8.6 one too) at 44M or less.
 # Writes everything under $OUT/p and packs it into $OUT/<stage>.tar.gz.
 set -u
 stage=${1:?stage: trt or torch}
