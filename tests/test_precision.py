@@ -94,6 +94,32 @@ def test_old_static_models_convert(tmp_path, fast_settings):
     onnx.save(old_model(), p)
     rec = run_variant(Variant(ModelSource("old", str(p)), "onnxruntime", 1, "fp16", "implicit"), fast_settings)
     assert rec["status"] == "ok", rec.get("reason")
+    if _modelopt_reason() is None:  # IR 3, opset 9, initializers listed as inputs: AutoCast gets IR 8
+        from onnx.reference import ReferenceEvaluator
+
+        old = old_model()
+        bf16 = apply_precision(old, "bf16").model
+        assert [i.name for i in bf16.graph.input] == ["data"]
+        x = np.random.default_rng(0).standard_normal(
+            [d.dim_value for d in old.graph.input[0].type.tensor_type.shape.dim]).astype(np.float32)
+        ref, got = ReferenceEvaluator(old).run(None, {"data": x})[0], ReferenceEvaluator(bf16).run(None, {"data": x})[0]
+        assert 1e-4 < np.linalg.norm(got - ref) / np.linalg.norm(ref) < 5e-2
+
+
+def test_modelopt_logs_are_kept_off_the_console_and_their_errors_kept(capsys):
+    import logging
+
+    from trtbench.precision.transform import _quiet_modelopt
+
+    lg = logging.getLogger("modelopt.onnx")
+    before = (list(lg.handlers), lg.propagate, lg.level)
+    with _quiet_modelopt() as log:
+        lg.info("converting node 1 of 9")
+        lg.error("Internal error: onnx.checker failed on input model")
+    assert log.errors == ["onnx.checker failed on input model"]
+    assert (list(lg.handlers), lg.propagate, lg.level) == before
+    out = capsys.readouterr()
+    assert "converting node" not in out.out + out.err and "checker" not in out.out + out.err
 
 
 def _modelopt_reason():

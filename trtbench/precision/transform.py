@@ -110,7 +110,8 @@ def _to_bf16(model: onnx.ModelProto, keep_io: bool, calibration: Optional[str], 
                              f"{str(exc).splitlines()[0] if str(exc) else 'cannot import'}): "
                              f"pip install 'trtbench[bf16]' (Python 3.10+)") from None
     feeds = calibration_batches(model, calibration, seed)
-    with tempfile.TemporaryDirectory(prefix="trtbench-bf16-") as tmp, _quiet_modelopt():
+    model = _modern_ir(model)
+    with tempfile.TemporaryDirectory(prefix="trtbench-bf16-") as tmp, _quiet_modelopt() as log:
         src, data = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "data")
         onnx.save(model, src)
         os.mkdir(data)
@@ -120,8 +121,10 @@ def _to_bf16(model: onnx.ModelProto, keep_io: bool, calibration: Optional[str], 
             converted = convert_to_mixed_precision(src, low_precision_type="bf16", keep_io_types=keep_io,
                                                    calibration_data=data, providers=["cpu"])
         except Exception as exc:
-            raise NotApplicable(f"ModelOpt AutoCast could not convert this model to bf16: "
-                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if log.errors:  # AutoCast logs the cause and raises "see log for details"
+                why = f"{why.rstrip('. ')} ({log.errors[-1]})"
+            raise NotApplicable(f"ModelOpt AutoCast could not convert this model to bf16: {why}") from None
     typed = {vi.name: vi.type.tensor_type.elem_type for vi in
              list(converted.graph.value_info) + list(converted.graph.input) + list(converted.graph.output)}
     typed.update({t.name: t.data_type for t in converted.graph.initializer})
@@ -134,25 +137,58 @@ def _to_bf16(model: onnx.ModelProto, keep_io: bool, calibration: Optional[str], 
                                      f"; {'user .npz' if calibration else f'{len(feeds)} generated samples'})")
 
 
+def _modern_ir(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Old exporters (IR < 4) list every initializer as a graph input; AutoCast drops those inputs and then
+    fails the checker (IR 3 requires them) or its I/O bookkeeping. Hand it the same graph at IR 8 with
+    the real inputs only."""
+    from trtbench.models.inspect import graph_inputs
+
+    if model.ir_version >= 4 and len(graph_inputs(model)) == len(model.graph.input):
+        return model
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    real = [onnx.ValueInfoProto.FromString(vi.SerializeToString()) for vi in graph_inputs(model)]
+    del m.graph.input[:]
+    m.graph.input.extend(real)
+    m.ir_version = max(m.ir_version, 8)
+    return m
+
+
 class _quiet_modelopt:
-    """ModelOpt and onnxscript log every step at INFO/WARNING to the console; keep them to errors while
-    converting (trtbench's own output stays readable), and restore the levels afterwards."""
+    """ModelOpt and onnxscript log every step to the console; while converting, their records go to this
+    object instead (trtbench's own output stays readable) and their errors are kept for the reason a
+    conversion failed. Levels, handlers and propagation are restored afterwards."""
 
     names = ("modelopt", "modelopt.onnx", "modelopt.onnx.autocast", "onnxscript", "onnx_ir", "polygraphy")
 
     def __enter__(self):
         import logging
 
-        self._levels = {n: logging.getLogger(n).level for n in self.names}
+        self.errors = []
+        owner = self
+
+        class _Keep(logging.Handler):
+            def emit(self, record):
+                owner.errors.append(record.getMessage().replace("Internal error: ", "").strip())
+
+        self._handler = _Keep(logging.ERROR)
+        self._saved = {}
         for n in self.names:
-            logging.getLogger(n).setLevel(logging.ERROR)
+            lg = logging.getLogger(n)
+            self._saved[n] = (lg.level, list(lg.handlers), lg.propagate)
+            lg.handlers = [self._handler]
+            lg.propagate = False
+            lg.setLevel(logging.ERROR)
         return self
 
     def __exit__(self, *exc):
         import logging
 
-        for n, level in self._levels.items():
-            logging.getLogger(n).setLevel(level)
+        for n, (level, handlers, propagate) in self._saved.items():
+            lg = logging.getLogger(n)
+            lg.setLevel(level)
+            lg.handlers = handlers
+            lg.propagate = propagate
 
 
 class _Reader:
