@@ -20,6 +20,7 @@ import numpy as np
 from trtbench.backends.gpu_base import GpuBackend
 from trtbench.backends.registry import Availability
 from trtbench.errors import NotApplicable
+from trtbench.gpu.halfbits import narrow, widen
 
 _HALF = {"fp16": "float16", "fp16-io": "float16", "bf16": "bfloat16", "bf16-io": "bfloat16"}
 
@@ -145,17 +146,11 @@ class TorchBackend(GpuBackend):
                 torch.bfloat16: np.dtype(np.uint16)}[self.io_dtype]  # bf16 travels as its 16-bit pattern
 
     def _to_io(self, arr: np.ndarray) -> np.ndarray:
-        torch = _torch()
-        if self.io_dtype == torch.bfloat16:
-            return torch.from_numpy(np.ascontiguousarray(arr, np.float32)).to(torch.bfloat16).view(torch.int16) \
-                .numpy().view(np.uint16)
-        return np.ascontiguousarray(arr, self._np_io_dtype())
+        return np.ascontiguousarray(narrow(np.asarray(arr), self._np_io_dtype()))
 
     def _from_io(self, arr: np.ndarray) -> np.ndarray:
-        torch = _torch()
-        if self.io_dtype == torch.bfloat16:
-            return torch.from_numpy(arr.view(np.int16).copy()).view(torch.bfloat16).float().numpy()
-        return arr.astype(np.float32) if arr.dtype == np.float16 else arr
+        io = self._np_io_dtype()
+        return widen(arr, io) if arr.dtype == io else arr
 
     def _wrap(self, ptr: int, shape, np_dtype) -> object:
         torch = _torch()
