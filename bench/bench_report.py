@@ -22,7 +22,7 @@ def make_runs(root: Path, variants: int = 1000, files: int = 10) -> None:
     from trtbench.matrix.spec import Variant
     from trtbench.models.loading import ModelSource
     from trtbench.runner import run_variant
-    from trtbench.settings import RunSettings
+    from trtbench.config.settings import RunSettings
     from trtbench.results.store import ResultsWriter
     from trtbench.results.fingerprint import machine_fingerprint
 

@@ -182,7 +182,7 @@ def nvml_perturbation(settings, model="transformer", batch=32, rounds=8):
 
 def main(out_path: str) -> int:
     from trtbench.gpu.fingerprint import gpu_fingerprint
-    from trtbench.settings import RunSettings
+    from trtbench.config.settings import RunSettings
 
     settings = RunSettings(warmup_ms=300, duration_s=2.0, iterations=100, check_accuracy=False)
     report = {"gpu": gpu_fingerprint(0), "h2d_bandwidth": h2d_bandwidth(), "host_overhead": host_overhead(),

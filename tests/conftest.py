@@ -45,7 +45,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def fast_settings(tmp_path):
-    from trtbench.settings import RunSettings
+    from trtbench.config.settings import RunSettings
 
     return RunSettings(warmup_ms=5, duration_s=0.05, iterations=5, min_samples=5, nvml_interval_ms=10,
                        cache_dir=str(tmp_path / "cache"))

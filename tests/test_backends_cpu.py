@@ -8,7 +8,7 @@ from trtbench.backends.registry import all_availability, best_available
 from trtbench.matrix.spec import ShapeProfile, Variant
 from trtbench.models.inputs import make_inputs
 from trtbench.models.loading import ModelSource
-from trtbench.models.prepare import prepare_model
+from trtbench.backends.prepare import prepare_model
 from trtbench.runner import run_variant
 
 

@@ -24,7 +24,7 @@ def measured(tmp_path_factory):
     from trtbench.matrix.spec import Matrix
     from trtbench.models.loading import ModelSource
     from trtbench.runner import run_matrix
-    from trtbench.settings import RunSettings
+    from trtbench.config.settings import RunSettings
 
     d = tmp_path_factory.mktemp("gate")
     out = run_matrix(Matrix((ModelSource("mlp"),), ("onnxruntime",), (1, 2), ("fp32",), ("implicit",)),

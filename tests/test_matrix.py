@@ -2,10 +2,11 @@ import pytest
 
 from trtbench.errors import UserError
 from trtbench.matrix.expand import expand
-from trtbench.matrix.parse import parse_batches, parse_profile, parse_shapes, shapes_profile
+from trtbench.config.parse import parse_batches, parse_profile, parse_shapes, shapes_profile
 from trtbench.matrix.spec import Matrix, ShapeProfile, Variant
 from trtbench.models.loading import ModelSource
-from trtbench.options import configure, parse_mem_pool
+from trtbench.config.configure import configure
+from trtbench.config.parse import parse_mem_pool
 
 
 def _m(**kw):

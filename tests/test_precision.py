@@ -243,7 +243,7 @@ def test_converted_models_are_cached_on_disk_by_content(tmp_path, fast_settings)
 
 
 def test_tolerances_and_calibration_are_options(tmp_path, fast_settings):
-    from trtbench.options import configure
+    from trtbench.config.configure import configure
 
     npz = tmp_path / "cal.npz"
     np.savez(npz, features=np.random.default_rng(0).standard_normal((16, 256)).astype(np.float32))

@@ -20,7 +20,7 @@ H100 = ROOT / "results" / "h100-2026-11-25"
 
 @pytest.fixture(scope="module")
 def cpu_runs(tmp_path_factory):
-    from trtbench.settings import RunSettings
+    from trtbench.config.settings import RunSettings
 
     d = tmp_path_factory.mktemp("runs")
     s = RunSettings(warmup_ms=5, duration_s=0.05, iterations=5)

@@ -103,7 +103,7 @@ def test_per_input_profile_and_throughput_rules(tmp_path, fast_settings):
     import onnx
 
     from tests.helpers import two_input_model
-    from trtbench.matrix.parse import shapes_profile
+    from trtbench.config.parse import shapes_profile
 
     p = tmp_path / "two.onnx"
     onnx.save(two_input_model(), p)

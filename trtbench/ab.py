@@ -12,7 +12,7 @@ from trtbench.errors import UserError
 
 
 def _side_values(common: dict, flags: List[str]) -> dict:
-    from trtbench.options import ALL_OPTIONS, add_argparse_options
+    from trtbench.config.options import ALL_OPTIONS, add_argparse_options
 
     parser = argparse.ArgumentParser(prog="ab side", add_help=False)
     add_argparse_options(parser, ALL_OPTIONS)
@@ -44,15 +44,17 @@ def _pool(records: List[dict]) -> dict:
 
 
 def interleaved_ab(common: dict, a_flags: List[str], b_flags: List[str], rounds: int, results_dir: str) -> Tuple[str, str]:
-    from trtbench.options import configure
+    from trtbench.config.configure import configure
     from trtbench.results.fingerprint import machine_fingerprint
     from trtbench.results.store import ResultsWriter
     from trtbench.runner import default_sampler_factory, plan_matrix, run_variant
 
     if rounds < 1:
         raise UserError("--rounds must be at least 1")
-    ma, sa, _ = configure(_side_values(common, a_flags))
-    mb, sb, _ = configure(_side_values(common, b_flags))
+    from trtbench.backends.registry import best_available
+
+    ma, sa, _ = configure(_side_values(common, a_flags), best_available)
+    mb, sb, _ = configure(_side_values(common, b_flags), best_available)
     va, ea = plan_matrix(ma)
     vb, eb = plan_matrix(mb)
     if len(va) != len(vb) or not va:
@@ -84,9 +86,9 @@ def interleaved_ab(common: dict, a_flags: List[str], b_flags: List[str], rounds:
 
 
 def _gpu(variants):
-    from trtbench.backends.registry import backend_info
+    from trtbench.backends.registry import backend_info, uses_gpu
 
-    if any(backend_info(v.backend).uses_gpu() for v in variants):
+    if any(uses_gpu(v.backend) for v in variants):
         from trtbench.bench_session import gpu_block
 
         return gpu_block(0)

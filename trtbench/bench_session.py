@@ -112,12 +112,12 @@ class BenchSession:
 
     def _writer(self) -> ResultsWriter:
         if self.writer is None:
-            from trtbench.backends.registry import backend_info
+            from trtbench.backends.registry import backend_info, uses_gpu
             from trtbench.results.fingerprint import machine_fingerprint
 
             variants, excluded = self.plan()
             gpu = None
-            if any(backend_info(v.backend).uses_gpu() for v in variants):
+            if any(uses_gpu(v.backend) for v in variants):
                 gpu = gpu_block(self.settings.device)
             self.writer = ResultsWriter(self.results_dir, machine=machine_fingerprint(gpu),
                                         settings=self.settings.to_dict(), matrix=self.matrix.to_dict(),

@@ -25,7 +25,7 @@ _RUN_ID = pytest.StashKey()
 
 
 def pytest_addoption(parser):
-    from trtbench.options import ALL_OPTIONS, add_pytest_options
+    from trtbench.config.options import ALL_OPTIONS, add_pytest_options
 
     group = parser.getgroup("trtbench", "trtbench benchmark matrix")
     add_pytest_options(group, ALL_OPTIONS)
@@ -72,7 +72,7 @@ def _check_options(config) -> None:
     """Bad --trtbench-* input is a usage error at startup (exit code 4), not a collection error."""
     from trtbench.bench_session import parse_shard
     from trtbench.errors import UserError
-    from trtbench.options import configure
+    from trtbench.config.configure import configure
 
     values = _values(config)
     try:
@@ -89,7 +89,7 @@ def pytest_configure_node(node):  # xdist: the workers share the controller's ru
 
 
 def _values(config) -> dict:
-    from trtbench.options import ALL_OPTIONS
+    from trtbench.config.options import ALL_OPTIONS
 
     return {o.dest: config.getoption("trtbench_" + o.dest) for o in ALL_OPTIONS}
 
@@ -99,13 +99,15 @@ def get_session(config, default_matrix=None):
     if sess is None:
         from trtbench.bench_session import BenchSession, parse_shard
         from trtbench.errors import UserError
-        from trtbench.options import configure
+        from trtbench.config.configure import configure
 
         values = _values(config)
         if not values.get("matrix") and default_matrix and Path(default_matrix).is_file():
             values["matrix"] = str(default_matrix)
         try:
-            matrix, settings, results_dir = configure(values)
+            from trtbench.backends.registry import best_available
+
+            matrix, settings, results_dir = configure(values, best_available)
             sess = BenchSession(matrix, settings, results_dir, config.stash[_RUN_ID], _worker_id(config),
                                 parse_shard(config.getoption("trtbench_shard")))
             sess.plan()
@@ -151,10 +153,10 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     sess = config.stash.get(_SESSION, None)
     gpu = None
     if sess is not None:
-        from trtbench.backends.registry import backend_info
+        from trtbench.backends.registry import backend_info, uses_gpu
         from trtbench.bench_session import gpu_block
 
-        if any(backend_info(v.backend).uses_gpu() for v in sess.plan()[0]):
+        if any(uses_gpu(v.backend) for v in sess.plan()[0]):
             gpu = gpu_block(sess.settings.device)
     pk = package_versions()
     machine_info["trtbench"] = {"gpu": gpu, "driver": (gpu or {}).get("driver"),
@@ -184,7 +186,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     # xdist controller: merge the workers' envelopes, then write the benchmark JSON pytest-benchmark skipped
     from trtbench.bench_session import benchmark_json_from_records, merge_worker_files, unmeasured
-    from trtbench.options import configure
+    from trtbench.config.configure import configure
 
     results_dir = (sess.results_dir if sess else None) or configure(_values(config))[2]
     merged = merge_worker_files(Path(results_dir) / config.stash[_RUN_ID])

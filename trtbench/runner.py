@@ -11,16 +11,16 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
-from trtbench.backends.registry import backend_info
+from trtbench.backends.registry import backend_info, load_class, uses_gpu
 from trtbench.errors import UserError, VariantSkipped
 from trtbench.matrix.expand import Exclusion, expand
 from trtbench.matrix.spec import Matrix, Variant
 from trtbench.models.inputs import make_inputs
 from trtbench.models.inspect import inspect_model
-from trtbench.models.prepare import prepare_model, profile_misfit
+from trtbench.backends.prepare import prepare_model, profile_misfit
 from trtbench.results.fingerprint import machine_fingerprint
 from trtbench.results.store import ResultsWriter, utc_now
-from trtbench.settings import RunSettings
+from trtbench.config.settings import RunSettings
 from trtbench.timing.samples import LoopPlan
 from trtbench.timing.stats import quality_flags, summarize
 
@@ -69,7 +69,7 @@ def _error(exc: BaseException) -> dict:
 
 def model_backend(variant: Variant, settings: RunSettings):
     """The usual way to a backend: load the model, prepare it for the variant, construct the backend."""
-    cls = backend_info(variant.backend).load_class()
+    cls = load_class(backend_info(variant.backend))
     cls.require()
     prepared = prepare_model(variant, variant.model.load())
     return cls(variant, settings, prepared)
@@ -170,7 +170,7 @@ def run_matrix(matrix: Matrix, settings: RunSettings, results_dir: str, *, comma
     if variants is None:
         variants, excluded = plan_matrix(matrix)
     excluded = excluded or []
-    needs_gpu = any(backend_info(v.backend).uses_gpu() for v in variants)
+    needs_gpu = any(uses_gpu(v.backend) for v in variants)
     gpu = None
     if needs_gpu:
         try:

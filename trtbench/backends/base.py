@@ -21,8 +21,8 @@ import numpy as np
 from trtbench.backends.registry import Availability
 from trtbench.errors import BackendUnavailable, TrtbenchError
 from trtbench.matrix.spec import Variant
-from trtbench.models.prepare import PreparedModel
-from trtbench.settings import RunSettings
+from trtbench.backends.prepare import PreparedModel
+from trtbench.config.settings import RunSettings
 from trtbench.timing.host_timer import HostStageTimer
 
 _ORDER = ("new", "prepared", "loaded", "bound")

@@ -22,7 +22,7 @@ import numpy as np
 from trtbench.backends.gpu_base import GpuBackend
 from trtbench.backends.registry import Availability
 from trtbench.errors import NotApplicable, VariantSkipped
-from trtbench.gpu.halfbits import narrow, widen
+from trtbench.bfloat16 import narrow, widen
 
 # onnxruntime type string -> (ONNX element type, numpy storage dtype); bf16 is stored as uint16 bits
 _TYPES: Dict[str, Tuple[int, np.dtype]] = {

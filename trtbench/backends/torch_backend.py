@@ -20,7 +20,7 @@ import numpy as np
 from trtbench.backends.gpu_base import GpuBackend
 from trtbench.backends.registry import Availability
 from trtbench.errors import NotApplicable
-from trtbench.gpu.halfbits import narrow, widen
+from trtbench.bfloat16 import narrow, widen
 
 _HALF = {"fp16": "float16", "fp16-io": "float16", "bf16": "bfloat16", "bf16-io": "bfloat16"}
 

@@ -44,13 +44,13 @@ def cmd_build(args) -> int:
     from trtbench.atomic_files import write_atomically as _atomic_write
     from trtbench.backends.tensorrt.compat import TensorRTError
     from trtbench.gpu.cuda import set_device
-    from trtbench.matrix.parse import parse_shapes, shapes_profile
+    from trtbench.config.parse import parse_shapes, shapes_profile
     from trtbench.matrix.spec import PRECISIONS
     from trtbench.models.inspect import inspect_model
     from trtbench.models.loading import resolve_model
-    from trtbench.options import parse_mem_pool
+    from trtbench.config.parse import parse_mem_pool
     from trtbench.precision.transform import apply_precision
-    from trtbench.settings import RunSettings
+    from trtbench.config.settings import RunSettings
 
     chosen = [f for f in ("fp16", "bf16", "int8", "fp8") if getattr(args, f)]
     if args.precision and chosen or len(chosen) > 1:
@@ -72,7 +72,7 @@ def cmd_build(args) -> int:
             prof = shapes_profile("build", parse_shapes(args.minShapes, "--minShapes"),
                                   parse_shapes(args.optShapes, "--optShapes") if args.optShapes else None,
                                   parse_shapes(args.maxShapes, "--maxShapes") if args.maxShapes else None)
-            from trtbench.models.prepare import profile_misfit
+            from trtbench.backends.prepare import profile_misfit
 
             why = profile_misfit(info, prof)
             if why:

@@ -27,7 +27,7 @@ def register(sub) -> None:
     a.add_argument("--a", required=True, metavar="FLAGS", help="run flags of candidate A (the baseline)")
     a.add_argument("--b", required=True, metavar="FLAGS", help="run flags of candidate B")
     a.add_argument("--rounds", type=int, default=4, help="alternations (default 4; each runs every variant)")
-    from trtbench.options import ALL_OPTIONS, add_argparse_options
+    from trtbench.config.options import ALL_OPTIONS, add_argparse_options
 
     add_argparse_options(a, [o for o in ALL_OPTIONS if o.dest not in ("results",)])
     a.add_argument("--results", default="results", metavar="DIR", help="where A's and B's results go")

@@ -54,7 +54,8 @@ def cmd_models(args) -> int:
 
 
 def cmd_backends(args) -> int:
-    from trtbench.backends.registry import BACKENDS, all_availability
+    from trtbench.backends.registry import all_availability
+    from trtbench.matrix.axes import BACKENDS
 
     rows = all_availability()
     if args.json:

@@ -6,7 +6,9 @@ import shlex
 import sys
 import time
 
-from trtbench.options import ALL_OPTIONS, add_argparse_options, configure
+from trtbench.backends.registry import best_available
+from trtbench.config.configure import configure
+from trtbench.config.options import ALL_OPTIONS, add_argparse_options
 
 
 def register(sub) -> None:
@@ -30,7 +32,7 @@ def cmd_run(args) -> int:
         from trtbench.backends.tensorrt.plan_run import run_engine_file
 
         return run_engine_file(args)
-    matrix, settings, results_dir = configure(values)
+    matrix, settings, results_dir = configure(values, best_available)
     from trtbench.report.summary import summary_table
     from trtbench.runner import plan_matrix, run_matrix
 

@@ -11,7 +11,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from trtbench.gpu.halfbits import narrow
+from trtbench.bfloat16 import narrow
 from trtbench.gpu.cuda import DeviceBuffer, PinnedBuffer, check, memcpy_kinds, rt
 
 

@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from trtbench.backends.registry import backend_info
+from trtbench.matrix.axes import backend_info
 from trtbench.matrix.spec import Matrix, ShapeProfile, Variant
 
 

@@ -8,25 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
+from trtbench.matrix.axes import BUILD_MODES, PRECISIONS
 from trtbench.models.loading import ModelSource
-
-#: precision -> what it means. ``-io`` variants also convert the model's inputs/outputs (fewer H2D/D2H bytes).
-PRECISIONS: Dict[str, str] = {
-    "fp32": "float32 everywhere (TF32 tensor-core math off where the backend has a switch)",
-    "tf32": "float32 tensors, TF32 tensor-core math allowed (a backend setting, not a model change)",
-    "fp16": "float16 compute, float32 inputs/outputs kept",
-    "fp16-io": "float16 compute and float16 inputs/outputs",
-    "bf16": "bfloat16 compute, float32 inputs/outputs kept",
-    "bf16-io": "bfloat16 compute and bfloat16 inputs/outputs",
-    "int8": "int8 explicit quantization (Q/DQ nodes, calibrated)",
-    "fp8": "fp8 (e4m3) explicit quantization (Q/DQ nodes, calibrated)",
-}
-
-#: build mode -> what it means (see README "implicit and explicit").
-BUILD_MODES: Dict[str, str] = {
-    "implicit": "static shapes: the batch is fixed when the engine/session is built, one per batch size",
-    "explicit": "dynamic shapes: one engine per optimization profile (min/opt/max), the batch is set per run",
-}
 
 Shape = Tuple[int, ...]
 

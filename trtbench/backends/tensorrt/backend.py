@@ -20,7 +20,7 @@ from trtbench.backends.registry import Availability
 from trtbench.backends.tensorrt.cache import EngineCache, cache_key
 from trtbench.backends.tensorrt.compat import TensorRTError, TrtApi, load_trt
 from trtbench.errors import VariantSkipped
-from trtbench.gpu.halfbits import widen
+from trtbench.bfloat16 import widen
 from trtbench.models.loading import model_digest
 
 

@@ -14,7 +14,7 @@ from trtbench.errors import UserError
 from trtbench.matrix.spec import ShapeProfile, Variant
 from trtbench.models.inspect import ModelInfo, TensorInfo
 from trtbench.models.loading import ModelSource
-from trtbench.models.prepare import PreparedModel
+from trtbench.backends.prepare import PreparedModel
 
 
 class PlanBackend(TensorRTBackend):
@@ -93,8 +93,8 @@ def plan_variant(path: str, io, profiles, shapes: Dict[str, tuple], batch):
 
 
 def run_engine_file(args) -> int:
-    from trtbench.matrix.parse import parse_shapes
-    from trtbench.options import configure
+    from trtbench.config.parse import parse_shapes
+    from trtbench.config.configure import configure
     from trtbench.report.summary import summary_table
     from trtbench.results.fingerprint import machine_fingerprint
     from trtbench.results.store import ResultsWriter
@@ -110,7 +110,7 @@ def run_engine_file(args) -> int:
     io, profiles = describe_plan(api, plan, logger, settings.device)
     shapes = parse_shapes(args.shapes, "--shapes") if getattr(args, "shapes", None) else {}
     from trtbench.gpu.fingerprint import gpu_fingerprint
-    from trtbench.matrix.parse import parse_batches
+    from trtbench.config.parse import parse_batches
 
     batch_list = list(parse_batches(args.batches)) if args.batches else [None]
     writer = None

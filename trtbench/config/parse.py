@@ -6,7 +6,7 @@ Every failure is a ``UserError`` whose message says what is wrong and what the a
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from trtbench.errors import UserError
 from trtbench.matrix.spec import BUILD_MODES, PRECISIONS, InputRange, ShapeProfile
@@ -150,3 +150,49 @@ def profile_from_toml(name: str, table: dict) -> ShapeProfile:
         return shapes_profile(name, one("min"), one("opt"), one("max"))
     raise UserError(f"profile {name} in the matrix file needs batch = [min, opt, max] or "
                     f"min/opt/max = \"input:1x3x224x224\"")
+
+
+def _number(opt: str, text: Any, cast, minimum: float):
+    try:
+        value = cast(text)
+    except (TypeError, ValueError):
+        raise UserError(f"bad {opt} value {text!r}: give a number") from None
+    if value < minimum:
+        raise UserError(f"bad {opt} value {text!r}: it must be at least {minimum}")
+    return value
+
+
+def parse_mem_pool(text: str) -> int:
+    """trtexec's ``workspace:1024`` (MiB), ``workspace:2G``, ``workspace:512M``, ``workspace:64K`` -> bytes."""
+    pool, sep, size = str(text).partition(":")
+    if not sep or pool.strip().lower() != "workspace":
+        raise UserError(f"bad --memPoolSize {text!r}: write workspace:SIZE, e.g. workspace:1024 (MiB) or workspace:2G")
+    size = size.strip().upper().replace("IB", "").rstrip("B")
+    unit = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(size[-1:], 1 << 20)
+    number = size[:-1] if size[-1:] in "KMG" else size
+    try:
+        value = float(number)
+    except ValueError:
+        raise UserError(f"bad --memPoolSize {text!r}: the size must be a number, e.g. workspace:1024") from None
+    if value <= 0:
+        raise UserError(f"bad --memPoolSize {text!r}: the size must be positive")
+    return int(value * unit)
+
+
+def parse_tolerance(text: str) -> Dict[str, Dict[str, float]]:
+    """``fp16:rel_l2=0.02,top1=0.97`` -> ``{"fp16": {"rel_l2": 0.02, "top1": 0.97}}``."""
+    prec, sep, rest = str(text).partition(":")
+    if not sep or prec not in PRECISIONS:
+        raise UserError(f"bad --tolerance {text!r}: write PRECISION:rel_l2=X[,top1=Y], PRECISION one of "
+                        f"{', '.join(PRECISIONS)}")
+    out: Dict[str, float] = {}
+    for item in rest.split(","):
+        key, eq, val = item.partition("=")
+        key = key.strip()
+        if not eq or key not in ("rel_l2", "top1"):
+            raise UserError(f"bad --tolerance {text!r}: keys are rel_l2 and top1, e.g. fp16:rel_l2=0.02,top1=0.97")
+        try:
+            out[key] = float(val)
+        except ValueError:
+            raise UserError(f"bad --tolerance {text!r}: {val!r} is not a number") from None
+    return {prec: out}

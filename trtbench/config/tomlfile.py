@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 from trtbench.errors import UserError
-from trtbench.matrix.parse import profile_from_toml
+from trtbench.config.parse import parse_tolerance, profile_from_toml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,8 +63,6 @@ def load_matrix_file(path: str) -> Dict[str, Any]:
         values["profile_objects"] = [profile_from_toml(name, table) for name, table in profiles.items()]
     tol = doc.get("tolerances", {})
     if tol:
-        from trtbench.options import parse_tolerance
-
         values["tolerances"] = {}
         for prec, table in tol.items():
             if not isinstance(table, dict):

@@ -1,0 +1,120 @@
+"""Every run option, defined once, for both front ends: the ``trtbench`` CLI and the pytest plugin.
+
+``--duration 2`` on the CLI is ``--trtbench-duration 2`` under pytest. ``trtbench.config.configure``
+turns the raw values (from either front end, plus an optional matrix file) into typed settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+from trtbench.config.settings import MODES
+from trtbench.matrix.axes import BUILD_MODES, PRECISIONS
+
+
+@dataclass(frozen=True)
+class Option:
+    dest: str
+    flags: Tuple[str, ...]
+    help: str
+    kind: str = "str"  # str | list | int | float | flag
+    metavar: Optional[str] = None
+    choices: Optional[Tuple[str, ...]] = None
+
+    @property
+    def pytest_flag(self) -> str:
+        """The CLI's long flag under the ``--trtbench-`` prefix: --backend -> --trtbench-backend,
+        --minShapes -> --trtbench-min-shapes."""
+        long = next(f for f in self.flags if f.startswith("--"))[2:]
+        return "--trtbench-" + "".join("-" + c.lower() if c.isupper() else c for c in long)
+
+
+MATRIX_OPTIONS = (
+    Option("matrix", ("--matrix",), "TOML matrix file (flags given as well override its axes)", metavar="FILE"),
+    Option("models", ("--model", "-m"), "built-in model name or .onnx path; repeat or comma-separate "
+           "(default: every built-in model)", "list", "MODEL"),
+    Option("backends", ("--backend", "-b"), "backend(s): onnxruntime, torch, tensorrt (default: the best "
+           "available: tensorrt, then torch on a GPU, then onnxruntime)", "list", "NAME"),
+    Option("batches", ("--batch",), "batch size(s), e.g. 1,8,32 (default: 1,8)", "list", "N"),
+    Option("precisions", ("--precision",), "precision(s): " + ", ".join(PRECISIONS) + " (default: fp32)",
+           "list", "P"),
+    Option("build_modes", ("--build-mode",), "build mode(s): implicit (static shapes) or explicit (dynamic "
+           "profile) (default: both)", "list", "MODE"),
+    Option("profiles", ("--profile",), "named batch profile NAME:MIN,OPT,MAX, e.g. dyn:1,8,32; repeatable "
+           "(default for explicit builds: smallest/middle/largest batch)", "list", "NAME:MIN,OPT,MAX"),
+    Option("min_shapes", ("--minShapes",), "trtexec-style per-input min shapes, name:1x3x224x224,...",
+           metavar="SHAPES"),
+    Option("opt_shapes", ("--optShapes",), "per-input opt shapes (default: the min shapes)", metavar="SHAPES"),
+    Option("max_shapes", ("--maxShapes",), "per-input max shapes (default: the opt shapes)", metavar="SHAPES"),
+)
+
+RUN_OPTIONS = (
+    Option("mode", ("--mode",), "latency: one query in flight; throughput: pipelined H2D/compute/D2H like "
+           "trtexec (default: latency)", choices=MODES),
+    Option("warmup_ms", ("--warmup",), "warm-up time in milliseconds (default: 200)", "float", "MS"),
+    Option("duration_s", ("--duration",), "minimum measured time per variant in seconds (default: 1; "
+           "trtexec uses 3)", "float", "S"),
+    Option("iterations", ("--iterations",), "minimum measured queries per variant (default: 10)", "int", "N"),
+    Option("max_iterations", ("--max-iterations",), "stop after this many queries even before --duration "
+           "(default: 20000)", "int", "N"),
+    Option("cuda_graph", ("--cuda-graph",), "capture the compute stage in a CUDA graph (GPU backends)", "flag"),
+    Option("spin_wait", ("--spin-wait",), "spin-wait on CUDA events instead of blocking sync", "flag"),
+    Option("no_data_transfers", ("--no-data-transfers",), "time compute only: skip the H2D/D2H stages",
+           "flag"),
+    Option("nvml_interval_ms", ("--nvml-interval",), "NVML sampling interval in ms (default: 20)", "float",
+           "MS"),
+    Option("no_nvml", ("--no-nvml",), "do not sample NVML telemetry", "flag"),
+    Option("device", ("--device",), "CUDA device index (default: 0)", "int", "N"),
+    Option("seed", ("--seed",), "seed of the generated input data (default: 0)", "int", "N"),
+    Option("cache_dir", ("--cache-dir",), "where built engines and converted models are cached "
+           "(default: ~/.cache/trtbench)", metavar="DIR"),
+    Option("no_accuracy", ("--no-accuracy",), "skip the comparison against the FP32 onnxruntime reference",
+           "flag"),
+    Option("calibration", ("--calibration",), "int8/fp8 calibration data: an .npz with one array per model input, "
+           "first axis = samples (default: generated data)", metavar="NPZ"),
+    Option("tolerances", ("--tolerance",), "accuracy tolerance of a precision, e.g. fp16:rel_l2=0.02,top1=0.97; "
+           "repeatable (defaults: fp32 1e-4, tf32 5e-3, fp16 1e-2, bf16 5e-2, int8 0.15, fp8 0.2)", "list",
+           "P:KEY=V,..."),
+    Option("layer_profile", ("--layer-profile",), "also run a separate per-layer profiling pass (TensorRT)",
+           "flag"),
+    Option("trt_typing", ("--trt-typing",), "TensorRT precision route: weak (builder flags, 8.6/10.x), strong "
+           "(typed model, 10.x/11.x) or auto (strong on 11, weak before)", choices=("auto", "weak", "strong")),
+    Option("mem_pool_size", ("--memPoolSize",), "TensorRT workspace limit, trtexec syntax workspace:1024 (MiB; "
+           "K/M/G suffixes allowed)", metavar="POOL:SIZE"),
+    Option("opt_level", ("--builderOptimizationLevel",), "TensorRT builder optimization level 0-5 (default 3)",
+           "int", "N"),
+    Option("verbose", ("--verbose",), "print TensorRT's log", "flag"),
+    Option("results", ("--results",), "results directory; each run writes RESULTS/<run-id>/results.json "
+           "(default: results)", metavar="DIR"),
+)
+
+ALL_OPTIONS = MATRIX_OPTIONS + RUN_OPTIONS
+
+
+def add_argparse_options(parser, options: Sequence[Option] = ALL_OPTIONS) -> None:
+    for o in options:
+        kw: Dict[str, Any] = {"dest": o.dest, "help": o.help, "default": None}
+        if o.kind == "flag":
+            kw.update(action="store_true", default=False)
+        elif o.kind == "list":
+            kw.update(action="append", metavar=o.metavar)
+        else:
+            kw.update(metavar=o.metavar, type=str)
+            if o.choices:
+                kw.update(choices=o.choices, metavar=None)
+        parser.add_argument(*o.flags, **kw)
+
+
+def add_pytest_options(group, options: Sequence[Option] = ALL_OPTIONS) -> None:
+    for o in options:
+        kw: Dict[str, Any] = {"dest": "trtbench_" + o.dest, "help": o.help, "default": None}
+        if o.kind == "flag":
+            kw.update(action="store_true", default=False)
+        elif o.kind == "list":
+            kw.update(action="append", metavar=o.metavar)
+        else:
+            kw.update(metavar=o.metavar or o.dest.upper())
+            if o.choices:
+                kw.update(choices=o.choices)
+        group.addoption(o.pytest_flag, **kw)
