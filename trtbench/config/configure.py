@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from trtbench.config.parse import (_number, parse_batches, parse_build_modes, parse_mem_pool, parse_precisions,
                                    parse_profile, parse_shapes, parse_tolerance, shapes_profile, split_list)
-from trtbench.config.settings import MODES, RunSettings
+from trtbench.config.settings import ISOLATIONS, MODES, RunSettings
 from trtbench.config.tomlfile import load_matrix_file
 from trtbench.errors import UserError
 from trtbench.matrix.axes import BUILD_MODES, backend_info
@@ -20,7 +20,7 @@ from trtbench.models.loading import resolve_model
 _RUN_NUMBERS = {"warmup_ms": (float, 0, "--warmup"), "duration_s": (float, 0, "--duration"),
                 "iterations": (int, 1, "--iterations"), "max_iterations": (int, 1, "--max-iterations"),
                 "nvml_interval_ms": (float, 1, "--nvml-interval"), "device": (int, 0, "--device"),
-                "seed": (int, 0, "--seed")}
+                "seed": (int, 0, "--seed"), "trials": (int, 1, "--trials"), "order_seed": (int, 0, "--order-seed")}
 
 
 def configure(values: Dict[str, Any], default_backend: Callable[[], str] = lambda: "onnxruntime"
@@ -67,11 +67,18 @@ def configure(values: Dict[str, Any], default_backend: Callable[[], str] = lambd
             run[key] = values[key]
         if key in run:
             run[key] = _number(flag, run[key], cast, minimum)
+    if values.get("isolation"):
+        run["isolation"] = values["isolation"]
+    if run.get("isolation", "process") not in ISOLATIONS:
+        raise UserError(f"unknown isolation {run['isolation']!r}: --isolation takes {', '.join(ISOLATIONS)}")
     if values.get("mode"):
         run["mode"] = values["mode"]
     if run.get("mode", "latency") not in MODES:
         raise UserError(f"unknown mode {run['mode']!r}: --mode takes {', '.join(MODES)}")
-    for flag_dest, field_name, value in (("cuda_graph", "cuda_graph", True), ("spin_wait", "spin_wait", True),
+    if values.get("cuda_graph") and values.get("no_cuda_graph"):
+        raise UserError("--cuda-graph and --no-cuda-graph contradict each other: give one")
+    for flag_dest, field_name, value in (("cuda_graph", "cuda_graph", True), ("no_cuda_graph", "cuda_graph", False),
+                                         ("cold", "cold", True), ("spin_wait", "spin_wait", True),
                                          ("no_data_transfers", "data_transfers", False),
                                          ("no_nvml", "nvml", False), ("no_accuracy", "check_accuracy", False),
                                          ("layer_profile", "layer_profile", True)):

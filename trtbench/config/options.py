@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from trtbench.config.settings import MODES
+from trtbench.config.settings import ISOLATIONS, MODES
 from trtbench.matrix.axes import BUILD_MODES, PRECISIONS
 
 
@@ -52,13 +52,25 @@ MATRIX_OPTIONS = (
 RUN_OPTIONS = (
     Option("mode", ("--mode",), "latency: one query in flight; throughput: pipelined H2D/compute/D2H like "
            "trtexec (default: latency)", choices=MODES),
-    Option("warmup_ms", ("--warmup",), "warm-up time in milliseconds (default: 200)", "float", "MS"),
-    Option("duration_s", ("--duration",), "minimum measured time per variant in seconds (default: 1; "
-           "trtexec uses 3)", "float", "S"),
-    Option("iterations", ("--iterations",), "minimum measured queries per variant (default: 10)", "int", "N"),
-    Option("max_iterations", ("--max-iterations",), "stop after this many queries even before --duration "
+    Option("warmup_ms", ("--warmup",), "warm-up time of each trial in milliseconds (default: 200)", "float", "MS"),
+    Option("duration_s", ("--duration",), "minimum measured time per trial in seconds (default: 0.5; three "
+           "trials by default)", "float", "S"),
+    Option("iterations", ("--iterations",), "minimum measured queries per trial (default: 10)", "int", "N"),
+    Option("max_iterations", ("--max-iterations",), "stop a trial after this many queries even before --duration "
            "(default: 20000)", "int", "N"),
-    Option("cuda_graph", ("--cuda-graph",), "capture the compute stage in a CUDA graph (GPU backends)", "flag"),
+    Option("trials", ("--trials",), "trials per variant, interleaved round-robin across the matrix, each after its "
+           "own warm-up (default: 3)", "int", "N"),
+    Option("isolation", ("--isolation",), "process: each round of trials runs in a fresh worker process, where "
+           "run-to-run variation lives (default); inline: every trial in this process, backends stay loaded",
+           choices=ISOLATIONS),
+    Option("order_seed", ("--order-seed",), "seed of the per-round shuffle of the variant order (default: drawn "
+           "and recorded)", "int", "N"),
+    Option("cuda_graph", ("--cuda-graph",), "time the compute stage on a CUDA graph (the default on GPU backends; "
+           "a model that cannot be captured falls back, with the reason recorded)", "flag"),
+    Option("no_cuda_graph", ("--no-cuda-graph",), "time the eager compute call (launch included) instead of a CUDA "
+           "graph", "flag"),
+    Option("cold", ("--cold",), "cold caches: flush the GPU L2 (or the CPU's last-level cache) and rotate the host "
+           "input buffers between queries, outside the timed window", "flag"),
     Option("spin_wait", ("--spin-wait",), "spin-wait on CUDA events instead of blocking sync", "flag"),
     Option("no_data_transfers", ("--no-data-transfers",), "time compute only: skip the H2D/D2H stages",
            "flag"),

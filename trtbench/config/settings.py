@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, Optional
 
 MODES = ("latency", "throughput")
+ISOLATIONS = ("process", "inline")
 
 
 def default_cache_dir() -> str:
@@ -18,16 +19,22 @@ def default_cache_dir() -> str:
 class RunSettings:
     """Measurement settings, recorded in every results file beside the numbers they produced.
 
-    The loop warms up for ``warmup_ms``, then runs until both ``iterations`` queries and ``duration_s``
-    seconds are reached (as trtexec does, whose defaults are 10 and 3 s), or ``max_iterations``.
+    Each variant is measured in ``trials`` trials, interleaved round-robin across the matrix (the order
+    shuffled per round with ``order_seed``), each round in a fresh worker process unless ``isolation`` is
+    ``inline``. A trial warms up for ``warmup_ms``, then runs until both ``iterations`` queries and
+    ``duration_s`` seconds are reached (as trtexec does within one run), or ``max_iterations``.
     """
 
     warmup_ms: float = 200.0
-    duration_s: float = 1.0
-    iterations: int = 10
-    max_iterations: int = 20000
+    duration_s: float = 0.5  # per trial
+    iterations: int = 10  # per trial
+    max_iterations: int = 20000  # per trial
+    trials: int = 3
+    isolation: str = "process"  # process: each round of trials in a fresh worker process; inline: this process
+    order_seed: Optional[int] = None  # seed of the per-round shuffle; None: drawn at run time and recorded
     mode: str = "latency"  # latency: one query in flight; throughput: pipelined like trtexec
-    cuda_graph: bool = False
+    cuda_graph: bool = True  # the compute stage replayed from a CUDA graph where it can be captured
+    cold: bool = False  # flush the L2 cache and rotate host input buffers between queries (untimed)
     spin_wait: bool = False
     data_transfers: bool = True
     nvml_interval_ms: float = 20.0
