@@ -1,15 +1,19 @@
 """trtbench: benchmark TensorRT engines and their baselines as a measured matrix.
 
-The package is organised by responsibility:
+The data path, one way: spec -> backend -> timer -> record -> report/gate.
 
-- ``trtbench.models``   ONNX models: built-in generators, inspection, static/dynamic shape rewrites.
-- ``trtbench.matrix``   the frozen variant spec and the matrix that expands into variants.
+- ``trtbench.config``   the config boundary: option table (CLI + pytest), TOML, typed ``RunSettings``.
+- ``trtbench.models``   ONNX models: built-in generators, loading, inspection, shape rewrites, inputs.
+- ``trtbench.matrix``   the frozen variant spec, the axes' values, expansion with exclusions.
 - ``trtbench.backends`` one lifecycle, several runtimes (onnxruntime, PyTorch, TensorRT).
-- ``trtbench.timing``   clocks, stage timers, the measurement loop and statistics.
-- ``trtbench.gpu``      CUDA streams/events/buffers, NVML sampling, GPU fingerprint.
-- ``trtbench.results``  the versioned results envelope: schema, writer, reader.
-- ``trtbench.runner``   runs a matrix: variant -> backend -> measurement -> results record.
-- ``trtbench.cli``      the ``trtbench`` command line.
+- ``trtbench.timing``   the clock seam, stage timers' loop, statistics.
+- ``trtbench.gpu``      CUDA streams/events/buffers, the CUDA-event timer, NVML sampling, fingerprint.
+- ``trtbench.precision`` precision transforms and the accuracy check.
+- ``trtbench.results``  the typed record, its quality flags, the versioned results file.
+- ``trtbench.run``      the run session: build pass, interleaved trials in worker processes, ab.
+- ``trtbench.compare``  reading runs back, gate rules, the one comparison engine.
+- ``trtbench.report``   the summary table, HTML/markdown reports; ``trtbench.gate`` the gate's outputs.
+- ``trtbench.pytest``   the pytest-benchmark suite; ``trtbench.cli`` the command line.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Optional
 
 from trtbench.backends.base import Backend
+from trtbench.gpu.event_timer import CudaEventStageTimer
 from trtbench.timing.host_timer import HostStageTimer
+
+
+#: cold-cache runs rotate the host inputs among this many pinned copies
+COLD_INPUT_COPIES = 4
 
 
 class GpuBackend(Backend):
@@ -21,10 +26,18 @@ class GpuBackend(Backend):
     def stage_timer(self):
         if not self.on_gpu:
             return HostStageTimer()
-        from trtbench.gpu.event_timer import CudaEventStageTimer
-
         return CudaEventStageTimer(self.settings.mode, self.settings.cuda_graph, self.settings.spin_wait,
                                    graph_factory=self.graph_factory())
+
+    def bind(self, feeds) -> None:
+        super().bind(feeds)
+        if self.settings.cold and self.buffers is not None:
+            self.buffers.rotate_inputs(COLD_INPUT_COPIES)
+
+    def next_inputs(self) -> None:
+        """Cold caches: the next query copies its inputs from another pinned host copy."""
+        if self.buffers is not None:
+            self.buffers.next_inputs()
 
     def graph_factory(self):
         """How to capture the compute stage in a CUDA graph; None: plain stream capture."""

@@ -93,9 +93,6 @@ class OnnxRuntimeBackend(GpuBackend):
         if p == "tf32" and not self.on_gpu:
             raise NotApplicable("tf32 is a CUDA math mode; this onnxruntime has only the CPU provider "
                                 "(install onnxruntime-gpu)")
-        if self.on_gpu and self.settings.cuda_graph:
-            raise NotApplicable("onnxruntime's Run cannot be captured in trtbench's CUDA graph "
-                                "(run without --cuda-graph)")
         converted = apply_precision(self.prepared.model, p, self.settings)
         self._model_bytes = converted.model.SerializeToString()
         method = converted.method
@@ -246,6 +243,11 @@ class OnnxRuntimeBackend(GpuBackend):
     def _outputs(self) -> Dict[str, np.ndarray]:
         raw = self.buffers.host_outputs() if self.on_gpu else self.host_out
         return {n: widen(np.array(a), self._out[n][1]) for n, a in raw.items()}
+
+    def graph_factory(self):
+        def refuse(compute, stream):
+            raise NotApplicable("onnxruntime's Run synchronises with the host and cannot be captured in a CUDA graph")
+        return refuse
 
     def _release(self) -> None:
         for attr in ("binding", "session", "dev_in", "dev_out", "host_in", "host_out"):

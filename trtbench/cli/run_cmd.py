@@ -1,4 +1,5 @@
-"""``trtbench run``: benchmark a matrix (default: the built-in models on the best available backend)."""
+"""``trtbench run``: benchmark a matrix (default: the built-in models on the best available backend), or
+prebuilt TensorRT plans with ``--engine``. A thin front end over ``trtbench.run.session``."""
 
 from __future__ import annotations
 
@@ -7,55 +8,91 @@ import sys
 import time
 
 from trtbench.backends.registry import best_available
+from trtbench.backends.tensorrt.engine_file import plan_variants
 from trtbench.config.configure import configure
 from trtbench.config.options import ALL_OPTIONS, add_argparse_options
+from trtbench.config.parse import parse_batches, parse_shapes
+from trtbench.errors import UserError
+from trtbench.report.summary import safe, summary_table
+from trtbench.run.plan import plan_matrix
+from trtbench.run.session import RunSession, plain_arm
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "run", help="benchmark a matrix of variants and write a results file",
         description="Benchmark every variant of the matrix (model x backend x batch x profile x precision x "
-                    "build mode) and write results/<run-id>/results.json. With no arguments: the built-in "
-                    "models, batches 1 and 8, fp32, implicit and explicit builds, on the best available backend.")
+                    "build mode) in interleaved trials and write results/<run-id>/results.jsonl. With no "
+                    "arguments: the built-in models, batches 1 and 8, fp32, implicit and explicit builds, on the "
+                    "best available backend.")
     add_argparse_options(p, ALL_OPTIONS)
-    p.add_argument("--engine", metavar="PLAN", help="benchmark an existing TensorRT plan file instead of a "
-                   "model (its I/O tensors and profiles are read from the engine)")
+    p.add_argument("--engine", metavar="PLAN", action="append", help="benchmark an existing TensorRT plan file "
+                   "instead of a model (its I/O tensors and profiles are read from the engine); repeatable")
     p.add_argument("--shapes", metavar="SHAPES", help="with --engine: run shapes, trtexec syntax "
                    "name:1x3x224x224,... (default: the profile's opt shapes, or --batch on them)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary table")
     p.set_defaults(func=cmd_run)
 
 
+def _progress(quiet: bool):
+    def say(kind, info):
+        if kind == "warning":
+            print(f"trtbench: warning: {info['message']}", file=sys.stderr, flush=True)
+            return
+        if quiet:
+            return
+        if kind == "described":
+            r = info["record"]
+            what = "ready" if r.status == "ok" else f"{r.status}: {r.reason}"
+            print(f"  {safe(r.id)}: {safe(what)}", flush=True)
+        elif kind == "round":
+            print(f"round {info['round'] + 1}/{info['rounds']}", flush=True)
+        elif kind == "trial":
+            r, t = info["record"], info["trial"]
+            c = t.value("compute")
+            print(f"  {safe(r.id)}: compute p50 {c:.4f} ms ({t.samples.queries} queries, {t.compute_timing})"
+                  if c is not None else f"  {safe(r.id)}: measured", flush=True)
+        elif kind == "trial_failed":
+            print(f"  {safe(info['record'].id)}: trial failed: {safe(info['reason'])}", flush=True)
+    return say
+
+
 def cmd_run(args) -> int:
     values = vars(args)
     if args.engine:
-        from trtbench.backends.tensorrt.plan_run import run_engine_file
-
-        return run_engine_file(args)
+        values = dict(values, models=None, backends=["tensorrt"])
     matrix, settings, results_dir = configure(values, best_available)
-    from trtbench.report.summary import summary_table
-    from trtbench.runner import plan_matrix, run_matrix
-
-    variants, excluded = plan_matrix(matrix)
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
-    say(f"trtbench: {len(variants)} variant(s), {len(excluded)} excluded combination(s); backends "
-        f"{', '.join(matrix.backends)}; {settings.mode} mode, >= {settings.iterations} queries and "
-        f">= {settings.duration_s:g} s each")
+    if args.engine:
+        if args.shapes and args.batches:
+            raise UserError("give --shapes or --batch with --engine, not both")
+        shapes = parse_shapes(args.shapes, "--shapes") if args.shapes else {}
+        batches = list(parse_batches(args.batches)) if args.batches else [None]
+        variants, excluded = plan_variants(args.engine, batches, shapes, settings.device), []
+        matrix_doc = {"engines": [str(e) for e in args.engine], "batches": [b for b in batches if b is not None],
+                      "shapes": {k: list(v) for k, v in shapes.items()}}
+    else:
+        variants, excluded = plan_matrix(matrix)
+        matrix_doc = matrix.to_dict()
+    if not variants:
+        raise UserError(f"nothing to run: all {len(excluded)} combination(s) of the matrix are excluded "
+                        f"(first: {excluded[0].reason if excluded else 'none'}); change the batches or profiles")
+    print(f"trtbench: {len(variants)} variant(s), {len(excluded)} excluded combination(s); {settings.trials} trial(s) "
+          f"each, {settings.isolation} isolation; {settings.mode} mode, >= {settings.iterations} queries and "
+          f">= {settings.duration_s:g} s per trial", flush=True)
     t0 = time.perf_counter()
-
-    def progress(i, n, record):
-        st = record.get("stats")
-        detail = (f"compute p50 {st['stages']['compute']['median']:.3f} ms, "
-                  f"{st['throughput']['inferences_per_s']:,.0f} infer/s") if st else record.get("reason", "")
-        say(f"[{i}/{n}] {record['variant']['id']}: {record['status']}  {detail}")
-
-    outcome = run_matrix(matrix, settings, results_dir, command=shlex.join(["trtbench"] + sys.argv[1:]),
-                         on_record=progress, variants=variants, excluded=excluded)
-    print(summary_table(outcome.records, outcome.excluded))
-    counts = {s: sum(r["status"] == s for r in outcome.records) for s in ("ok", "skipped", "failed")}
+    session = RunSession([plain_arm(variants, settings)], results_dir,
+                         command=shlex.join(["trtbench"] + sys.argv[1:]), matrices=[matrix_doc],
+                         excluded=[[e.to_dict() for e in excluded]], progress=_progress(args.quiet))
+    outcome = session.run()
+    records = outcome.records
+    print(summary_table(records, [e.to_dict() for e in excluded]))
+    counts = {s: sum(r.status == s for r in records) for s in ("ok", "skipped", "failed")}
     print(f"{counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed in "
-          f"{time.perf_counter() - t0:.1f} s; results: {outcome.path}")
-    if outcome.interrupted:
-        print("trtbench: interrupted; the variants measured so far are in the results file", file=sys.stderr)
+          f"{time.perf_counter() - t0:.1f} s (order seed {outcome.seed}); results: {outcome.arms[0].path}")
+    if outcome.status != "complete":
+        print(f"trtbench: {outcome.status}; the trials measured so far are in the results file", file=sys.stderr)
         return 130
+    if counts["ok"] == 0:
+        raise UserError(f"no variant was measured ({counts['skipped']} skipped, {counts['failed']} failed): see the "
+                        f"reasons above")
     return 0

@@ -287,7 +287,7 @@ def classify(est: Estimate, *, threshold: float, higher_is_worse: bool, signific
     if worse_end < t:
         return "pass", f"{desc}: no significant change; the interval rules out a regression of {limit}"
     return "inconclusive", (f"{desc}: not significant, but a regression of {limit} cannot be ruled out: this data "
-                            f"detects changes of {est.detectable:.1%} or more; {NO_VARIANCE_HINT} or more trials")
+                            f"detects changes of {est.detectable:.1%} or more; more trials (--trials) or --history narrow it")
 
 
 def benjamini_hochberg(p_values: Sequence[Optional[float]], q: float) -> List[bool]:

@@ -84,6 +84,15 @@ def device_properties(index: int) -> dict:
             "total_memory_bytes": int(props.totalGlobalMem), "multiprocessors": int(props.multiProcessorCount)}
 
 
+def l2_cache_bytes() -> int:
+    """The current device's L2 cache size (bytes); at least 1 MiB so a flush buffer is never empty."""
+    r = rt()
+    dev = int(check(r.cudaGetDevice(), "cudaGetDevice"))
+    size = int(check(r.cudaDeviceGetAttribute(r.cudaDeviceAttr.cudaDevAttrL2CacheSize, dev),
+                     "cudaDeviceGetAttribute(L2CacheSize)"))
+    return max(size, 1 << 20)
+
+
 def synchronize_device() -> None:
     check(rt().cudaDeviceSynchronize(), "cudaDeviceSynchronize")
 

@@ -4,14 +4,20 @@ Per query, events bracket H2D, compute and D2H; the host time of the compute enq
 with the host clock. Latency is h2d + compute + d2h (trtexec's definition); end-to-end is H2D start to
 D2H end.
 
-- ``latency`` mode: one query in flight, everything on one stream, one synchronisation per query.
+- ``latency`` mode: one query in flight, everything on one stream. The host waits for the H2D copy
+  before it enqueues compute, so no launch time hides inside the H2D window: the compute window is the
+  same quantity with transfers on or off (the GPU time, or with eager launches launch + GPU time).
 - ``throughput`` mode: three streams (input, compute, output) chained by events, with query i+1
-  enqueued before waiting on query i, so H2D of i+1 overlaps compute of i (as trtexec). Successive
-  queries reuse the same buffers and the same input data, as in trtexec.
+  enqueued before waiting on query i, so H2D of i+1 overlaps compute of i (as trtexec).
 
-Options: a CUDA graph of the compute stage, spin-wait or blocking synchronisation, data transfers on
-or off. Streams, events and the graph are created before the loop; nothing is allocated per query
-beyond appending floats.
+Compute is replayed from a CUDA graph by default (as trtexec 11 does): the events then time the GPU's
+work, not the host's launch. A model that cannot be captured falls back to eager launches and the
+samples say why. With a graph, a short eager pass follows the measured loop, so a launch-bound variant
+carries both figures (graph GPU time and eager time including launch).
+
+``cold``: before each query, outside the timed window, the L2 cache is flushed (a memset of twice its
+size on the stream, as triton's ``do_bench`` does) and the host inputs rotate among several pinned
+copies. Streams, events, the graph and the flush buffer are created before the loop.
 """
 
 from __future__ import annotations
@@ -19,8 +25,12 @@ from __future__ import annotations
 import time
 from typing import Callable, List, Optional
 
-from trtbench.gpu.cuda import Event, Graph, Stream, check, rt
+from trtbench.gpu.cuda import DeviceBuffer, Event, Graph, Stream, check, l2_cache_bytes, rt
 from trtbench.timing.samples import LoopPlan, RawSamples, StageCalls
+
+#: the eager pass after a graph-timed loop: this share of the measured time, at least EAGER_MIN queries
+EAGER_SHARE = 0.2
+EAGER_MIN = 20
 
 
 class CudaEventStageTimer:
@@ -39,42 +49,84 @@ class CudaEventStageTimer:
     def run(self, calls: StageCalls, plan: LoopPlan) -> RawSamples:
         streams = [Stream() for _ in range(3 if self.mode == "throughput" else 1)]
         graph = None
+        flush = None
         try:
             compute = calls.compute
+            timing = "eager"
             if self.cuda_graph:
-                compute(streams[-1 if self.mode == "latency" else 1].handle)  # warm before capture
-                streams[-1 if self.mode == "latency" else 1].synchronize()
-                factory = self._graph_factory or Graph
-                graph = factory(calls.compute, streams[0 if self.mode == "latency" else 1])
-                compute = graph.launch
+                graph, why = self._capture(calls, streams[0 if self.mode == "latency" else 1])
+                if graph is not None:
+                    compute, timing = graph.launch, "graph"
+                else:
+                    timing = f"eager (graph fallback: {why})"
+            if plan.cold:
+                flush = DeviceBuffer(2 * l2_cache_bytes())
             if self.mode == "latency":
-                return self._latency(calls, compute, plan, streams[0])
-            return self._throughput(calls, compute, plan, *streams)
+                s = self._latency(calls, compute, plan, streams[0], flush, timing)
+            else:
+                s = self._throughput(calls, compute, plan, *streams, timing=timing)
+            s.compute_timing = timing
+            if graph is not None:
+                n = max(EAGER_MIN, int(s.queries * EAGER_SHARE))
+                eager_plan = LoopPlan(0.0, n, 0.0, n, data_transfers=False)
+                s.eager = self._latency(calls, calls.compute, eager_plan, streams[0], None, "eager")
+            return s
         finally:
             if graph is not None:
                 graph.destroy()
-            for s in streams:
-                s.synchronize()
-                s.destroy()
+            if flush is not None:
+                flush.free()
+            for st in streams:
+                st.synchronize()
+                st.destroy()
+
+    def _capture(self, calls: StageCalls, stream: Stream):
+        """(graph, None), or (None, why) when the compute stage cannot be captured."""
+        try:
+            calls.compute(stream.handle)  # warm before capture (TensorRT needs a first run)
+            stream.synchronize()
+            factory = self._graph_factory or Graph
+            return factory(calls.compute, stream), None
+        except Exception as exc:  # a model that cannot be captured runs eagerly, and the record says why
+            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            try:
+                stream.synchronize()
+            except Exception:
+                pass
+            return None, f"{type(exc).__name__}: {text}"[:300]
 
     # ------------------------------------------------------------------------------------------------
-    def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream) -> RawSamples:
+    def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream, flush: Optional[DeviceBuffer],
+                 timing: str) -> RawSamples:
         blocking = not self.spin_wait
         events = [Event(blocking) for _ in range(4)]
-        s = RawSamples(timer=f"cuda-events:latency{':graph' if self.cuda_graph else ''}"
-                             f"{':spin' if self.spin_wait else ':blocking'}")
+        s = RawSamples(timer=f"cuda-events:latency:{timing.split(' ')[0]}{':spin' if self.spin_wait else ':blocking'}"
+                             f"{':cold' if plan.cold else ''}")
         h = stream.handle
         transfers = plan.data_transfers
         h2d, d2h = calls.h2d, calls.d2h
+        rotate = getattr(calls, "next_inputs", None) if plan.cold else None
         perf = time.perf_counter_ns
         # The hot loop calls cuda.bindings directly (no wrappers): every call's status is still checked.
         r = rt()
         record, esync, elapsed = r.cudaEventRecord, r.cudaEventSynchronize, r.cudaEventElapsedTime
+        memset = r.cudaMemsetAsync
         e0, e1, e2, e3 = (e._e for e in events)
         sh = stream.raw
+
+        def cool() -> None:  # untimed: before the query's first event
+            if flush is not None:
+                err = memset(flush.ptr, 0, flush.nbytes, sh)[0]
+                if err:
+                    check((err,), "cudaMemsetAsync(L2 flush)")
+            if rotate is not None:
+                rotate()
+
         try:
             start = perf()
             while (perf() - start) / 1e9 < plan.warmup_s or s.warmup_queries == 0:
+                if plan.cold:
+                    cool()
                 if transfers:
                     h2d(h)
                 compute(h)
@@ -87,10 +139,14 @@ class CudaEventStageTimer:
             out_h2d, out_c, out_d2h, out_enq, out_lat, out_e2e = s.h2d, s.compute, s.d2h, s.enqueue, s.latency, s.e2e
             done = plan.done
             while not done(len(out_c), (last - first) / 1e9):
+                if plan.cold:
+                    cool()
                 err = record(e0, sh)[0]
                 if transfers:
                     h2d(h)
                 err = err or record(e1, sh)[0]
+                if transfers:  # the copy is done before compute is enqueued: no launch time hides in it
+                    err = err or esync(e1)[0]
                 a = perf()
                 compute(h)
                 b = perf()
@@ -122,15 +178,14 @@ class CudaEventStageTimer:
 
     # ------------------------------------------------------------------------------------------------
     def _throughput(self, calls: StageCalls, compute, plan: LoopPlan, s_in: Stream, s_comp: Stream,
-                    s_out: Stream) -> RawSamples:
+                    s_out: Stream, timing: str) -> RawSamples:
         blocking = not self.spin_wait
         depth = 2
         # per slot: h2d start/end, compute start/end, d2h start/end
         ev: List[List[Event]] = [[Event(blocking) for _ in range(6)] for _ in range(depth)]
         run_start, run_end = Event(blocking), Event(blocking)
         enq_ns = [0] * depth
-        s = RawSamples(timer=f"cuda-events:throughput{':graph' if self.cuda_graph else ''}"
-                             f"{':spin' if self.spin_wait else ':blocking'}")
+        s = RawSamples(timer=f"cuda-events:throughput:{timing.split(' ')[0]}{':spin' if self.spin_wait else ':blocking'}")
         transfers = plan.data_transfers
         hi, hc, ho = s_in.handle, s_comp.handle, s_out.handle
         perf = time.perf_counter_ns

@@ -48,3 +48,11 @@ def gpu_fingerprint(device: int = 0) -> Optional[dict]:
         if isinstance(out.get("pci_bus_id"), bytes):
             out["pci_bus_id"] = out["pci_bus_id"].decode()
     return out
+
+
+def gpu_block(device: int = 0) -> dict:
+    """The GPU fingerprint, or why there is none (never raises: a run without a GPU block still runs)."""
+    try:
+        return gpu_fingerprint(device)
+    except Exception as exc:
+        return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}

@@ -127,30 +127,38 @@ class _Probe:
 
 
 def _sampler_process(conn, device: int, pid: int, interval_s: float, pcie_every: int) -> None:
-    """The sampling loop, in its own process: it never competes for the measured process's GIL."""
+    """The sampling loop, in its own process: it never competes for the measured process's GIL.
+    Messages: ("pid", n) follows another process's memory; "collect" sends the rows so far; "stop" ends."""
     probe = _Probe(device, pid, pcie_every)
     rows = []
-    t0 = time.perf_counter()
     conn.send("ready")
-    next_t = t0
+    next_t = time.monotonic()
     while True:
-        rows.append(probe.row(time.perf_counter() - t0))
+        rows.append(probe.row(time.monotonic()))
         next_t += interval_s
-        delay = next_t - time.perf_counter()
+        delay = next_t - time.monotonic()
         if delay < 0:
-            next_t, delay = time.perf_counter(), 0
-        if conn.poll(delay):
-            conn.recv()
-            rows.append(probe.row(time.perf_counter() - t0))
+            next_t, delay = time.monotonic(), 0
+        while conn.poll(delay):
+            msg = conn.recv()
+            delay = 0
+            if isinstance(msg, tuple) and msg[0] == "pid":
+                probe.pid = int(msg[1])
+                continue
+            rows.append(probe.row(time.monotonic()))
             conn.send(rows)
-            return
+            rows = []
+            if msg == "stop":
+                return
 
 
 class NvmlSampler:
     """Samples NVML every ``interval_ms`` in a separate process between ``start()`` and ``stop()``.
 
     A sampling *thread* in the measured process would compete for the GIL with the timed loop (a host-
-    bound PyTorch model measured 30% slower with one); a process does not."""
+    bound PyTorch model measured 30% slower with one); a process does not. Rows carry ``time.monotonic()``
+    (one clock for every process of the machine), so a trial measured in a worker process finds its rows
+    by its own start and end times (``window``)."""
 
     def __init__(self, device: int = 0, interval_ms: float = 20.0, pcie_every: int = 10) -> None:
         _nvml()  # fail here, not in the child, when nvidia-ml-py is missing
@@ -174,19 +182,64 @@ class NvmlSampler:
             self._proc.kill()
             raise RuntimeError("the NVML sampler process did not start")
 
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        self._conn.send("stop")
-        rows = self._conn.recv()
-        self._proc.join(10)
-        self._proc = None
-        for row in rows:
+    def follow(self, pid: int) -> None:
+        """Record the GPU memory of process ``pid`` (the worker that measures now)."""
+        if self._proc is not None:
+            self._conn.send(("pid", pid))
+
+    def _take(self, message: str) -> None:
+        self._conn.send(message)
+        for row in self._conn.recv():
             for f, v in zip(FIELDS, row):
                 self.series[f].append(v)
 
-    def summary(self, inferences: int, measured_s: Optional[float] = None) -> dict:
-        s = self.series
+    def collect(self) -> None:
+        """Fetch the rows sampled so far (the sampler keeps going)."""
+        if self._proc is not None:
+            self._take("collect")
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._take("stop")
+        self._proc.join(10)
+        self._proc = None
+
+    def rows(self, windows) -> Dict[str, List]:
+        """The rows inside any of ``windows`` ((start, end) monotonic seconds); ``t_s`` made relative to the
+        first window's start."""
+        ts = self.series["t_s"]
+        keep = [i for i, t in enumerate(ts) if any(a <= t <= b for a, b in windows)]
+        out = {f: [self.series[f][i] for i in keep] for f in FIELDS}
+        if keep and windows:
+            t0 = min(a for a, _ in windows)
+            out["t_s"] = [t - t0 for t in out["t_s"]]
+        return out
+
+    def window(self, start: float, end: float) -> dict:
+        """Clocks and throttling during one trial."""
+        s = self.rows([(start, end)])
+
+        def vals(f):
+            return [v for v in s[f] if v is not None]
+
+        sm = vals("sm_clock_mhz")
+        masks = vals("throttle_mask")
+        seen = 0
+        for m in masks:
+            seen |= m
+        bad = _throttle_bits()
+        return {"samples": len(s["t_s"]), "sm_clock_mhz": sum(sm) / len(sm) if sm else None,
+                "min_sm_clock_mhz": min(sm) if sm else None,
+                "mem_clock_mhz": (sum(vals("mem_clock_mhz")) / len(vals("mem_clock_mhz"))) if vals("mem_clock_mhz") else None,
+                "max_temp_c": max(vals("temp_c"), default=None),
+                "mean_power_w": (sum(vals("power_w")) / len(vals("power_w"))) if vals("power_w") else None,
+                "throttle_reasons": reason_names(seen) if masks else [],
+                "throttled": any(m & bad for m in masks)}
+
+    def summary(self, inferences: int, windows=None) -> dict:
+        """Per variant, over its trials' windows (all rows when None)."""
+        s = self.rows(windows) if windows else self.series
 
         def vals(f):
             return [v for v in s[f] if v is not None]
@@ -194,13 +247,24 @@ class NvmlSampler:
         def mean(xs):
             return sum(xs) / len(xs) if xs else None
 
-        window = s["t_s"][-1] - s["t_s"][0] if len(s["t_s"]) > 1 else 0.0
-        energy = vals("energy_j")
+        spans = [(b - a) for a, b in windows] if windows else (
+            [s["t_s"][-1] - s["t_s"][0]] if len(s["t_s"]) > 1 else [])
+        window = sum(spans)
         energy_per_inf = None
         energy_note = None
-        if len(energy) >= 2 and inferences > 0:
+        if windows:
+            used = 0.0
+            for a, b in windows:
+                w = self.rows([(a, b)])
+                e = [v for v in w["energy_j"] if v is not None]
+                if len(e) >= 2:
+                    used += e[-1] - e[0]
+        else:
+            e = vals("energy_j")
+            used = e[-1] - e[0] if len(e) >= 2 else 0.0
+        if inferences > 0 and vals("energy_j"):
             if window >= 1.0:
-                energy_per_inf = (energy[-1] - energy[0]) / inferences
+                energy_per_inf = used / inferences
             else:
                 energy_note = f"window {window:.2f} s is under 1 s: the energy counter is too coarse"
         masks = [m for m in s["throttle_mask"] if m is not None]
@@ -208,7 +272,6 @@ class NvmlSampler:
         seen = 0
         for m in masks:
             seen |= m
-        throttled = any(m & bad for m in masks)
         summary = {
             "samples": len(s["t_s"]), "interval_ms": self.interval_s * 1000.0, "window_s": window,
             "sampler": "separate process",
@@ -221,7 +284,7 @@ class NvmlSampler:
             "mean_sm_clock_mhz": mean(vals("sm_clock_mhz")), "min_sm_clock_mhz": min(vals("sm_clock_mhz"), default=None),
             "max_temp_c": max(vals("temp_c"), default=None),
             "mean_pcie_tx_kbs": mean(vals("pcie_tx_kbs")), "mean_pcie_rx_kbs": mean(vals("pcie_rx_kbs")),
-            "throttled": bool(throttled), "clock_event_reasons": reason_names(seen) if masks else [],
+            "throttled": any(m & bad for m in masks), "clock_event_reasons": reason_names(seen) if masks else [],
         }
         return {"summary": summary, "series": {f: list(v) for f, v in s.items()}}
 

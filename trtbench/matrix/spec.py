@@ -82,13 +82,15 @@ class Variant:
         return "-".join(parts)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "model": self.model.name, "model_path": self.model.path, "backend": self.backend,
+        return {"id": self.id, "model": self.model.name, "model_path": self.model.path, "plan": self.model.plan,
+                "backend": self.backend,
                 "batch": self.batch, "precision": self.precision, "build_mode": self.build_mode,
                 "profile": self.profile.to_dict() if self.profile else None}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Variant":
-        return cls(ModelSource(d["model"], d.get("model_path")), d["backend"], int(d["batch"]), d["precision"],
+        return cls(ModelSource(d["model"], d.get("model_path"), bool(d.get("plan"))), d["backend"], int(d["batch"]),
+                   d["precision"],
                    d["build_mode"], ShapeProfile.from_dict(d["profile"]) if d.get("profile") else None)
 
 

@@ -20,12 +20,15 @@ class ModelSource:
 
     name: str
     path: Optional[str] = None  # None for built-in models
+    plan: bool = False  # a prebuilt TensorRT plan (``trtbench run --engine``), not an ONNX model
 
     @property
     def builtin(self) -> bool:
         return self.path is None
 
     def load(self) -> onnx.ModelProto:
+        if self.plan:
+            raise UserError(f"{self.path} is a TensorRT plan, not an ONNX model: it runs only on the tensorrt backend")
         return builtin_model(self.name) if self.path is None else load_onnx(self.path)
 
 

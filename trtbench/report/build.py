@@ -1,20 +1,29 @@
 """``trtbench report``: read runs, draw the plots, write ``index.html`` (self-contained: images embedded
 as data URIs, no network) and ``report.md`` (images beside it as PNG files).
 
-Every name that comes from a results file (models, paths, ids, reasons, hosts) is escaped in both the
-HTML and the markdown: a results file cannot inject markup or script into the report."""
+Every figure is a headline over trials (median of the trial medians) with the between-trial spread; a
+``--baseline`` comparison is the gate's own (``trtbench.compare.engine``): the same ratio, interval and
+verdict ``trtbench gate`` gives for the same pair. Every name that comes from a results file (models,
+paths, ids, reasons, hosts) is escaped in both the HTML and the markdown: a results file cannot inject
+markup or script into the report."""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import math
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from trtbench.analysis.compare import compare_samples, summary_comparison
-from trtbench.analysis.load import Run, load_runs
-from trtbench.report.plots import PLOTS
+from trtbench.compare.engine import Finding, compare_runs
+from trtbench.errors import UserError
+from trtbench.compare.load import load_runs
+from trtbench.compare.rules import parse_specs
+from trtbench.report.plots import PLOTS, Row
+from trtbench.results.quality import eager_enqueue
+from trtbench.results.record import VariantRecord
+from trtbench.results.store import RunDocument
 
 
 def _e(x) -> str:
@@ -22,16 +31,16 @@ def _e(x) -> str:
 
 
 def _md(x) -> str:
-    s = "" if x is None else str(x)
+    s = "".join(" " if c in "\r\n\t" else (c if c.isprintable() else "?") for c in ("" if x is None else str(x)))
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for ch in "\\`*_[]|#!":
+    for ch in "\\`*_[]|#!$":
         s = s.replace(ch, "\\" + ch)
-    return s.replace("\n", " ")
+    return s
 
 
-def _stage(r, stage, key="median"):
-    s = ((r.get("stats") or {}).get("stages") or {}).get(stage) or {}
-    return s.get(key) if s.get("n") else None
+def _head(r: VariantRecord, series: str, stat: str = "median"):
+    h = r.headline(series)
+    return h.get(stat) if h is not None else None
 
 
 def _fmt(x, digits=3):
@@ -42,46 +51,32 @@ def _fmt(x, digits=3):
     return str(x)
 
 
-COLUMNS = ("variant", "run", "h2d p50", "compute p50", "d2h p50", "latency p50", "latency p99", "e2e p50",
-           "infer/s", "peak mem MiB", "energy mJ/inf", "rel_l2", "top1", "flags")
+COLUMNS = ("variant", "run", "trials", "h2d p50", "compute p50", "± trials", "launch", "d2h p50", "latency p50",
+           "latency p99", "e2e p50", "infer/s", "peak mem MiB", "energy mJ/inf", "rel_l2", "top1", "flags")
 
 
-def variant_row(run: Run, r: dict) -> List[str]:
-    nv = ((r.get("nvml") or {}).get("summary")) or {}
-    acc = r.get("accuracy") or {}
-    thr = ((r.get("stats") or {}).get("throughput") or {}).get("inferences_per_s")
+def variant_row(run: RunDocument, r: VariantRecord) -> List[str]:
+    nv = r.nvml_summary
+    acc = r.accuracy or {}
     mem = nv.get("peak_process_mem_bytes") or nv.get("peak_mem_used_bytes")
-    return [r["variant"]["id"], run.run_id, _fmt(_stage(r, "h2d")), _fmt(_stage(r, "compute")), _fmt(_stage(r, "d2h")),
-            _fmt(_stage(r, "latency")), _fmt(_stage(r, "latency", "p99")), _fmt(_stage(r, "e2e")),
-            _fmt(thr, 0), _fmt(mem / 2 ** 20 if mem else None, 0),
+    compute = r.headline("compute")
+    gpu = str(r.timing.get("timer", "")).startswith("cuda")
+    return [r.id, run.run_id, str(len(r.trials)), _fmt(_head(r, "h2d")), _fmt(compute.value if compute else None),
+            f"{compute.spread:.1%}" if compute and compute.trials > 1 else "-",
+            _fmt(eager_enqueue(r.trials) if gpu else None), _fmt(_head(r, "d2h")), _fmt(_head(r, "latency")),
+            _fmt(_head(r, "latency", "p99")), _fmt(_head(r, "e2e")), _fmt(r.inferences_per_s, 0),
+            _fmt(mem / 2 ** 20 if mem else None, 0),
             _fmt(nv["energy_per_inference_j"] * 1e3 if nv.get("energy_per_inference_j") is not None else None),
             f"{acc['rel_l2']:.2e}" if acc.get("rel_l2") is not None else "-",
-            _fmt(acc.get("top1"), 3), ",".join(r.get("quality") or []) or "-"]
+            _fmt(acc.get("top1"), 3), ",".join(r.quality) or "-"]
 
 
-def comparisons(baseline: List[Run], candidate: List[Run], metric: str = "compute") -> List[dict]:
-    base: Dict[str, dict] = {}
-    for run in baseline:
-        base.update({k: v for k, v in run.by_id().items() if v["status"] == "ok"})
-    out = []
-    for run in candidate:
-        for vid, r in run.by_id().items():
-            b = base.get(vid)
-            if b is None or r["status"] != "ok":
-                continue
-            bs, cs = (b.get("samples") or {}).get(metric), (r.get("samples") or {}).get(metric)
-            if bs and cs:
-                c = compare_samples(bs, cs)
-            elif _stage(b, metric) is not None and _stage(r, metric) is not None:
-                c = summary_comparison(b["stats"]["stages"][metric], r["stats"]["stages"][metric])
-            else:
-                continue
-            significant = c.p_value is not None and c.p_value < 0.01 and (c.ci_low > 1.0 or c.ci_high < 1.0)
-            out.append({"id": vid, "metric": metric, **c.to_dict(), "significant": significant})
-    out.sort(key=lambda d: -abs(d["ratio"] - 1.0))
-    regress = [d for d in out if d["ratio"] > 1.0]
-    improve = [d for d in out if d["ratio"] <= 1.0]
-    return regress + improve
+def comparisons(baseline: List[RunDocument], candidate: List[RunDocument]) -> List[Finding]:
+    """The gate's comparison with its default rules, regressions first."""
+    order = {"regression": 0, "missing": 0, "failed": 0, "no-data": 1, "inconclusive": 1, "minor": 2,
+             "improvement": 3, "pass": 4}
+    v = compare_runs(baseline, candidate, parse_specs(None))
+    return sorted(v.findings, key=lambda f: (order.get(f.verdict, 5), -abs((f.ratio or 1.0) - 1.0)))
 
 
 def _png(fig) -> bytes:
@@ -98,10 +93,15 @@ def render(paths: List[str], out_dir: str, baseline: Optional[List[str]] = None,
     runs = load_runs(paths)
     base_runs = load_runs(baseline) if baseline else []
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    multi = len(runs) > 1
-    ok_rows = [dict(r, _runtag=f" #{i + 1}" if multi else "") for i, run in enumerate(runs) for r in run.records
-               if r["status"] == "ok"]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".trtbench-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write the report to {out_dir} ({exc.strerror or type(exc).__name__}): pass -o with a "
+                        f"writable folder") from None
+    ok_rows = [Row(i, f"#{i + 1} {run.run_id}", r) for i, run in enumerate(runs) for r in run.records if r.ok]
     images = []
     for name, fn in PLOTS:
         fig = fn(ok_rows, variant) if name == "nvml_timeseries" else fn(ok_rows)
@@ -114,7 +114,8 @@ def render(paths: List[str], out_dir: str, baseline: Optional[List[str]] = None,
     (out / "index.html").write_text(_html(title, runs, images, comp, base_runs), encoding="utf-8")
     (out / "report.md").write_text(_markdown(title, runs, images, comp, base_runs), encoding="utf-8")
     return {"html": str(out / "index.html"), "markdown": str(out / "report.md"),
-            "images": [f"{n}.png" for n, _ in images], "variants": sum(len(r.records) for r in runs)}
+            "images": [f"{n}.png" for n, _ in images], "variants": sum(len(r.records) for r in runs),
+            "warnings": [w for r in runs + base_runs for w in r.warnings]}
 
 
 CAPTIONS = {"stage_breakdown": "Stage breakdown per variant", "latency_vs_batch": "Latency percentiles against batch",
@@ -141,7 +142,7 @@ def _table_md(header, rows) -> str:
     return "\n".join(lines)
 
 
-def _machine_rows(runs: List[Run]):
+def _machine_rows(runs: List[RunDocument]):
     rows = []
     for i, run in enumerate(runs):
         m = run.machine or {}
@@ -149,24 +150,29 @@ def _machine_rows(runs: List[Run]):
         gpu_text = (f"{gpu.get('name')} (cc {gpu.get('compute_capability')}, driver {gpu.get('driver')}, CUDA "
                     f"{gpu.get('cuda_runtime')})" if gpu.get("name") else (gpu.get("reason") or "none"))
         pk = m.get("packages") or {}
-        rows.append([f"#{i + 1}", run.run_id, run.kind, m.get("host"), m.get("cpu"), m.get("python"), gpu_text,
+        rows.append([f"#{i + 1}", run.run_id, f"{run.kind}, {run.status}", m.get("host"), m.get("cpu"), m.get("python"), gpu_text,
                      pk.get("tensorrt") or "-", pk.get("torch") or "-", pk.get("onnxruntime") or "-", run.source])
     return rows
 
 
 MACHINE_COLS = ("#", "run", "kind", "host", "cpu", "python", "gpu", "tensorrt", "torch", "onnxruntime", "file")
-COMP_COLS = ("variant", "metric", "baseline p50 ms", "candidate p50 ms", "ratio", "99% CI", "p", "significant")
+COMP_COLS = ("variant", "metric", "verdict", "baseline", "candidate", "ratio", "99% CI", "detectable", "trials", "p")
 
 
-def _comp_rows(comp):
-    return [[d["id"], d["metric"], _fmt(d["baseline_median"]), _fmt(d["candidate_median"]), f"{d['ratio']:.3f}",
-             f"{d['ci_low']:.3f}-{d['ci_high']:.3f}", "-" if d["p_value"] is None else f"{d['p_value']:.1e}",
-             "yes" if d["significant"] else "no"] for d in comp]
+def _ci(f: Finding) -> str:
+    return f"{f.ci[0]:.3f}-{f.ci[1]:.3f}" if f.ci and all(math.isfinite(x) for x in f.ci) else "-"
+
+
+def _comp_rows(comp: List[Finding]):
+    return [[f.variant, f.metric, f.verdict, _fmt(f.baseline), _fmt(f.candidate),
+             f"{f.ratio:.3f}" if f.ratio is not None else "-", _ci(f),
+             f"{f.detectable:.1%}" if f.detectable is not None and f.detectable < 1e9 else "-",
+             f"{f.trials[0]}/{f.trials[1]}" if f.trials else "-",
+             "-" if f.p_value is None else f"{f.p_value:.1e}"] for f in comp]
 
 
 def _unmeasured(runs):
-    rows = [[r["variant"]["id"], r["status"], r.get("reason"), run.run_id] for run in runs for r in run.records
-            if r["status"] != "ok"]
+    rows = [[r.id, r.status, r.reason, run.run_id] for run in runs for r in run.records if not r.ok]
     rows += [[f"{e['model']}/{e['backend']}/{e['precision']}/{e['build_mode']}/b{e['batch']}"
               + (f"/{e['profile']}" if e.get("profile") else ""), "excluded", e["reason"], run.run_id]
              for run in runs for e in run.excluded]
@@ -177,19 +183,23 @@ def _html(title, runs, images, comp, base_runs) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title><style>{CSS}</style>"
              f"</head><body><h1>{_e(title)}</h1>"]
     n = sum(len(r.records) for r in runs)
-    ok = sum(1 for run in runs for r in run.records if r["status"] == "ok")
-    parts.append(f"<p>{len(runs)} run(s), {n} variant(s), {ok} measured. Times in milliseconds; percentiles are "
-                 f"nearest-rank as in trtexec; latency = H2D + compute + D2H; e2e = H2D start to D2H end.</p>")
+    ok = sum(1 for run in runs for r in run.records if r.ok)
+    parts.append(f"<p>{len(runs)} run(s), {n} variant(s), {ok} measured. Times in milliseconds, each the median over "
+                 f"trials of the trial medians (± = spread of compute between trials); percentiles are nearest-rank as "
+                 f"in trtexec; latency = H2D + compute + D2H; e2e = H2D start to D2H end.</p>")
+    for w in [w for r in runs + base_runs for w in r.warnings]:
+        parts.append(f"<p class='bad'>{_e(w)}</p>")
     if comp:
         parts.append(f"<h2>Comparison against the baseline ({len(base_runs)} run(s))</h2>"
-                     "<p class='note'>Ratio of compute medians (candidate / baseline), bootstrap 99% interval, "
-                     "Mann-Whitney U p-value; biggest regressions first, then improvements.</p>")
+                     "<p class='note'>The gate's comparison (default rules): per-trial values, ratio candidate / "
+                     "baseline with its 99% interval, the smallest change the data could detect, and the verdict; "
+                     "regressions first.</p>")
         parts.append(_table_html(COMP_COLS, _comp_rows(comp)))
     for name, data in images:
         b64 = base64.b64encode(data).decode()
         parts.append(f"<figure><figcaption><b>{_e(CAPTIONS.get(name, name))}</b></figcaption>"
                      f"<img alt='{_e(name)}' src='data:image/png;base64,{b64}'></figure>")
-    rows = [variant_row(run, r) for run in runs for r in run.records if r["status"] == "ok"]
+    rows = [variant_row(run, r) for run in runs for r in run.records if r.ok]
     parts.append("<h2>Variants</h2>" + _table_html(COLUMNS, rows))
     un = _unmeasured(runs)
     if un:
@@ -202,13 +212,14 @@ def _html(title, runs, images, comp, base_runs) -> str:
 def _markdown(title, runs, images, comp, base_runs) -> str:
     out = [f"# {_md(title)}", ""]
     n = sum(len(r.records) for r in runs)
-    out.append(f"{len(runs)} run(s), {n} variant(s). Times in ms; percentiles nearest-rank (trtexec); "
-               f"latency = H2D + compute + D2H.")
+    out.append(f"{len(runs)} run(s), {n} variant(s). Times in ms, medians over trials (± = spread between trials); "
+               f"percentiles nearest-rank (trtexec); latency = H2D + compute + D2H.")
+    out += [f"- warning: {_md(w)}" for r in runs + base_runs for w in r.warnings]
     if comp:
         out += ["", "## Comparison against the baseline", "", _table_md(COMP_COLS, _comp_rows(comp))]
     for name, _ in images:
         out += ["", f"### {CAPTIONS.get(name, name)}", "", f"![{name}]({name}.png)"]
-    rows = [variant_row(run, r) for run in runs for r in run.records if r["status"] == "ok"]
+    rows = [variant_row(run, r) for run in runs for r in run.records if r.ok]
     out += ["", "## Variants", "", _table_md(COLUMNS, rows)]
     un = _unmeasured(runs)
     if un:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Protocol
+from typing import Dict, List, Optional, Protocol
 
 STAGES = ("h2d", "compute", "d2h")
 #: every per-query series a timer records: the three stages, the host time of the compute enqueue call,
@@ -22,6 +22,10 @@ class RawSamples:
     walltime_s: float = 0.0  # from the first measured query's start to the last one's end
     warmup_queries: int = 0
     timer: str = ""
+    #: how the compute stage was timed: "graph", "eager", or "eager (graph fallback: why)"; "host" on a CPU
+    compute_timing: str = "eager"
+    #: a short eager pass (compute incl. launch, and the host's enqueue) when a CUDA graph timed compute
+    eager: Optional["RawSamples"] = None
 
     @property
     def queries(self) -> int:
@@ -59,6 +63,7 @@ class LoopPlan:
     min_duration_s: float
     max_iterations: int
     data_transfers: bool = True
+    cold: bool = False  # flush caches and rotate host inputs before each query, outside the timed window
 
     def done(self, queries: int, elapsed_s: float) -> bool:
         if queries >= self.max_iterations:

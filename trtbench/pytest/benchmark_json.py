@@ -1,0 +1,54 @@
+"""pytest-benchmark's JSON, written by the xdist controller (pytest-benchmark disables itself under xdist).
+
+It is made by pytest-benchmark's own hooks and classes (machine info, commit info, ``Metadata.as_dict``
+with the data, ``pytest_benchmark_generate_json``), from the merged results file, so it has the same
+structure as a plain run's JSON and ``pytest-benchmark compare`` pairs the two.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Dict
+
+from trtbench.pytest.benchmark import extra_info, standard_series, unmeasured
+from trtbench.results.store import RunDocument
+
+#: test nodeids the controller saw in the workers' reports, by variant id (filled by the plugin)
+NODEIDS: Dict[str, str] = {}
+
+
+def record_nodeid(nodeid: str) -> None:
+    if "[" in nodeid and nodeid.endswith("]"):
+        NODEIDS[nodeid.rsplit("[", 1)[1][:-1]] = nodeid
+
+
+def benchmark_json(config, session, doc: RunDocument) -> dict:
+    from pytest_benchmark.stats import Metadata
+
+    hook = config.hook
+    machine_info = hook.pytest_benchmark_generate_machine_info(config=config)
+    hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine_info)
+    commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
+    hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+    benches = []
+    for r in doc.records:
+        if not r.ok:
+            continue
+        nodeid = NODEIDS.get(r.id, f"test_variant[{r.id}]")
+        name = nodeid.rsplit("::", 1)[-1]
+        samples = standard_series(r)
+        fixture = SimpleNamespace(name=name, fullname=nodeid, group=None, param=r.id,
+                                  params={"trtbench_variant": r.id}, extra_info=extra_info(r), cprofile_stats=None,
+                                  has_error=False)
+        meta = Metadata(fixture, iterations=1, options={"disable_gc": False, "timer": "trtbench replay",
+                                                        "min_rounds": len(samples), "max_time": 0.0,
+                                                        "min_time": 0.0, "warmup": False})
+        for x in samples:
+            meta.stats.update(x)
+        benches.append(meta)
+    out = hook.pytest_benchmark_generate_json(config=config, benchmarks=benches, include_data=True,
+                                              machine_info=machine_info, commit_info=commit_info)
+    hook.pytest_benchmark_update_json(config=config, benchmarks=benches, output_json=out)
+    out["trtbench"] = {"run_id": doc.run_id, "results": doc.source,
+                       **unmeasured(doc.records, doc.excluded)}
+    return out

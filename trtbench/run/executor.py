@@ -1,0 +1,211 @@
+"""Where trials run: in fresh worker processes (the default), or inline in this process.
+
+A ``Task`` describes a variant (the build pass: build or fetch, bind, check accuracy) or measures one of
+its trials. ``ProcessExecutor`` runs each batch of tasks (one round of the protocol) in a new worker
+process: what differs between processes (memory placement, kernel selection, clock and host state) is
+sampled on every trial, as pyperf samples it with many worker processes. Workers are forked from a
+server that has the heavy libraries imported already, so a worker starts in a fraction of a second.
+``InlineExecutor`` runs everything here and keeps each variant's backend loaded between rounds while
+memory allows; when loading fails for memory it releases the others, loads again, and says so.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from trtbench.backends.base import Backend
+from trtbench.config.settings import RunSettings
+from trtbench.matrix.spec import Variant
+from trtbench.results.record import Trial, VariantRecord
+from trtbench.run.measure import BackendFactory, describe, measure, model_backend, open_backend, outcome_of
+
+#: what a task ended with: a record (describe), a trial, or (status, reason, error) when it failed
+Outcome = Union[VariantRecord, Trial, Tuple[str, str, Optional[dict]]]
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str  # "describe" | "trial"
+    key: str  # unique in the session: "<arm>:<record id>"
+    variant: Variant
+    settings: RunSettings
+    vid: str  # the record id
+    artifacts_dir: Optional[str] = None
+    index: int = 0  # trial number of the variant
+    round: int = 0
+    position: int = 0
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "out of memory" in text or "memoryallocation" in text or "out of device memory" in text
+
+
+# ---- inline ------------------------------------------------------------------------------------------
+class InlineExecutor:
+    """Every task in this process; backends stay loaded between rounds while memory allows."""
+
+    name = "inline"
+
+    def __init__(self, make_backend: BackendFactory = model_backend) -> None:
+        self.make_backend = make_backend
+        self.loaded: Dict[str, Backend] = {}
+
+    def _backend(self, task: Task) -> Tuple[Backend, bool]:
+        b = self.loaded.get(task.key)
+        if b is not None:
+            return b, False
+        try:
+            b = open_backend(task.variant, task.settings, self.make_backend)
+        except Exception as exc:
+            if not (_is_out_of_memory(exc) and self.loaded):
+                raise
+            self.release()  # memory is short: keep only the variant being measured
+            b = open_backend(task.variant, task.settings, self.make_backend)
+        self.loaded[task.key] = b
+        return b, True
+
+    def run(self, tasks: Sequence[Task], on_start=None) -> Iterator[Tuple[Task, Outcome]]:
+        for task in tasks:
+            try:
+                if task.kind == "describe":
+                    out: Outcome = describe(task.variant, task.settings, task.vid, task.artifacts_dir,
+                                            self.make_backend)
+                else:
+                    backend, reloaded = self._backend(task)
+                    out = measure(backend, task.settings, index=task.index, round=task.round,
+                                  position=task.position, process="inline", reloaded=reloaded)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: B902 - the trial failed; the protocol goes on
+                self.drop(task.key)
+                out = outcome_of(exc)
+            yield task, out
+
+    def drop(self, key: str) -> None:
+        b = self.loaded.pop(key, None)
+        if b is not None:
+            b.release()
+
+    def release(self) -> None:
+        for key in list(self.loaded):
+            self.drop(key)
+
+
+# ---- worker processes --------------------------------------------------------------------------------
+def _worker_main(conn, tasks: List[Task]) -> None:
+    """A worker process: run the tasks in order, send each outcome as soon as it exists."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends us
+    process = f"worker pid {os.getpid()}"
+    for task in tasks:
+        backend = None
+        try:
+            if task.kind == "describe":
+                out = describe(task.variant, task.settings, task.vid, task.artifacts_dir)
+                conn.send((task.key, "record", out.to_dict()))
+            else:
+                backend = open_backend(task.variant, task.settings)
+                trial = measure(backend, task.settings, index=task.index, round=task.round, position=task.position,
+                                process=process, reloaded=True)
+                conn.send((task.key, "trial", trial.to_dict()))
+        except BaseException as exc:  # noqa: B902 - report it, go on with the next task
+            conn.send((task.key, "error", outcome_of(exc)))
+        finally:
+            if backend is not None:
+                try:
+                    backend.release()
+                except Exception:
+                    pass
+    conn.send(None)
+    conn.close()
+
+
+def _preload(settings_backends: Sequence[str]) -> List[str]:
+    mods = ["numpy", "onnx", "onnxruntime", "trtbench.run.executor"]
+    if "tensorrt" in settings_backends:
+        mods.append("tensorrt")
+    if "torch" in settings_backends:
+        mods += ["torch", "onnx2torch"]
+    return mods
+
+
+class ProcessExecutor:
+    """Each ``run`` call (one round's tasks) in a fresh worker process."""
+
+    name = "process"
+
+    def __init__(self, backends: Sequence[str] = ()) -> None:
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() and sys.platform != "darwin" else "spawn"
+        self.ctx = mp.get_context(method)
+        if method == "forkserver":
+            self.ctx.set_forkserver_preload(_preload(backends))
+        self.method = method
+        self.proc = None
+        self.on_pid = None  # callback(pid) when a worker starts (telemetry follows it)
+
+    def run(self, tasks: Sequence[Task], on_start=None) -> Iterator[Tuple[Task, Outcome]]:
+        if not tasks:
+            return
+        by_key = {t.key: t for t in tasks}
+        pending = list(tasks)
+        recv, send = self.ctx.Pipe(duplex=False)
+        proc = self.proc = self.ctx.Process(target=_worker_main, args=(send, list(tasks)), name="trtbench-worker",
+                                            daemon=True)
+        proc.start()
+        send.close()
+        if on_start is not None:
+            on_start(proc.pid)
+        try:
+            while True:
+                try:
+                    msg = recv.recv()
+                except EOFError:
+                    msg = None
+                    if pending:  # the worker died without finishing (a crash in a native library)
+                        proc.join(5)
+                        why = (f"the worker process died (exit code {proc.exitcode}) while measuring this variant; "
+                               f"the other variants and rounds go on")
+                        for t in pending:
+                            yield t, ("failed", why, None)
+                        pending = []
+                if msg is None:
+                    break
+                key, kind, payload = msg
+                task = by_key[key]
+                pending = [t for t in pending if t.key != key]
+                if kind == "record":
+                    yield task, VariantRecord.from_dict(payload)
+                elif kind == "trial":
+                    yield task, Trial.from_dict(payload)
+                else:
+                    yield task, tuple(payload)
+        finally:
+            recv.close()
+            proc.join(10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+            self.proc = None
+
+    def stop(self) -> None:
+        """Ctrl-C / SIGTERM: end the worker now."""
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(5)
+
+    def release(self) -> None:
+        pass
+
+
+def executor_for(settings: RunSettings, backends: Sequence[str], make_backend: Optional[BackendFactory] = None):
+    if settings.isolation == "inline" or make_backend is not None:
+        return InlineExecutor(make_backend or model_backend)
+    return ProcessExecutor(backends)
+
+
+__all__ = ["Task", "InlineExecutor", "ProcessExecutor", "executor_for", "Outcome"]
