@@ -14,6 +14,7 @@ bfloat16 tensors, which numpy cannot hold, travel as their 16-bit patterns like 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Dict, List, Tuple
 
@@ -21,8 +22,12 @@ import numpy as np
 
 from trtbench.backends.gpu_base import GpuBackend
 from trtbench.backends.registry import Availability
-from trtbench.errors import NotApplicable, VariantSkipped
 from trtbench.bfloat16 import narrow, widen
+from trtbench.errors import NotApplicable, VariantSkipped
+from trtbench.gpu import cuda
+from trtbench.gpu.buffers import IOBuffers
+from trtbench.gpu.cuda import check
+from trtbench.precision.transform import apply_precision
 
 # onnxruntime type string -> (ONNX element type, numpy storage dtype); bf16 is stored as uint16 bits
 _TYPES: Dict[str, Tuple[int, np.dtype]] = {
@@ -56,7 +61,6 @@ def _io_type(ort_type: str) -> Tuple[object, np.dtype]:
 def _load_failure(exc: Exception, where: str, precision: str) -> VariantSkipped:
     """onnxruntime's session-creation error as a skip: an operator without a kernel for these types (said
     in onnxruntime's words, which name the operator), or a model it cannot load."""
-    import re
 
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "NOT_IMPLEMENTED" in text:
@@ -85,8 +89,6 @@ class OnnxRuntimeBackend(GpuBackend):
 
     # ---- lifecycle parts ------------------------------------------------------------------------
     def _prepare(self) -> None:
-        from trtbench.precision.transform import apply_precision
-
         a = self.require()
         p = self.variant.precision
         self.on_gpu = _cuda_provider_listed()
@@ -116,7 +118,6 @@ class OnnxRuntimeBackend(GpuBackend):
     def _load(self) -> None:
         ort = _ort()
         if self.on_gpu:
-            from trtbench.gpu import cuda
 
             if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN from the nvidia-* wheels (e.g. torch's), if any
                 try:
@@ -194,8 +195,6 @@ class OnnxRuntimeBackend(GpuBackend):
         self._bind_outputs("cpu", {n: (v.ctypes.data, v.shape) for n, v in self.dev_out.items()})
 
     def _bind_gpu(self, run_in: Dict[str, np.ndarray]) -> None:
-        from trtbench.gpu.buffers import IOBuffers
-
         max_in = {n: tuple(self.prepared.max_shapes.get(n, a.shape)) for n, a in run_in.items()}
         staging = IOBuffers({n: (self._in[n][1], s) for n, s in max_in.items()}, {})
         try:  # output shapes at the profile maximum size the output buffers (zeros: valid token ids too)
@@ -228,7 +227,6 @@ class OnnxRuntimeBackend(GpuBackend):
         if self.on_gpu:  # onnxruntime's stream starts when the timer's stream has the inputs there
             err = self._record(self._ready_e, stream)[0] or self._wait(self._ort_s, self._ready_e, 0)[0]
             if err:
-                from trtbench.gpu.cuda import check
 
                 check((err,), "cudaEventRecord/cudaStreamWaitEvent (onnxruntime's stream)")
         self.session.run_with_iobinding(self.binding)

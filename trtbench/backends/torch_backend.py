@@ -19,8 +19,9 @@ import numpy as np
 
 from trtbench.backends.gpu_base import GpuBackend
 from trtbench.backends.registry import Availability
-from trtbench.errors import NotApplicable
 from trtbench.bfloat16 import narrow, widen
+from trtbench.errors import NotApplicable
+from trtbench.gpu.buffers import IOBuffers
 
 _HALF = {"fp16": "float16", "fp16-io": "float16", "bf16": "bfloat16", "bf16-io": "bfloat16"}
 
@@ -182,7 +183,6 @@ class TorchBackend(GpuBackend):
             outs = self._run_module([t.copy_(h) for t, h in zip(self.dev_in, self._host_in_t)])
             self.host_out = {n: np.empty(tuple(o.shape), io_np) for n, o in zip(self.out_names, outs)}
             return
-        from trtbench.gpu.buffers import IOBuffers
 
         # Output shapes at the profile maximum size the output buffers (a probe run at max shapes).
         with torch.cuda.device(self.device):

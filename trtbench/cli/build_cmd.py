@@ -7,8 +7,21 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+from trtbench.atomic_files import write_atomically as _atomic_write
+from trtbench.backends.prepare import profile_misfit
+from trtbench.backends.tensorrt.backend import make_logger, trt_for_command
+from trtbench.backends.tensorrt.build import BuildSpec, build_engine
+from trtbench.backends.tensorrt.compat import TensorRTError
+from trtbench.config.parse import parse_mem_pool, parse_shapes, shapes_profile
+from trtbench.config.settings import RunSettings
 from trtbench.errors import UserError
+from trtbench.gpu.cuda import set_device
+from trtbench.matrix.spec import PRECISIONS
+from trtbench.models.inspect import inspect_model
+from trtbench.models.loading import resolve_model
+from trtbench.precision.transform import apply_precision
 
 
 def register(sub) -> None:
@@ -37,21 +50,6 @@ def register(sub) -> None:
 
 
 def cmd_build(args) -> int:
-    from pathlib import Path
-
-    from trtbench.backends.tensorrt.backend import make_logger, trt_for_command
-    from trtbench.backends.tensorrt.build import BuildSpec, build_engine
-    from trtbench.atomic_files import write_atomically as _atomic_write
-    from trtbench.backends.tensorrt.compat import TensorRTError
-    from trtbench.gpu.cuda import set_device
-    from trtbench.config.parse import parse_shapes, shapes_profile
-    from trtbench.matrix.spec import PRECISIONS
-    from trtbench.models.inspect import inspect_model
-    from trtbench.models.loading import resolve_model
-    from trtbench.config.parse import parse_mem_pool
-    from trtbench.precision.transform import apply_precision
-    from trtbench.config.settings import RunSettings
-
     chosen = [f for f in ("fp16", "bf16", "int8", "fp8") if getattr(args, f)]
     if args.precision and chosen or len(chosen) > 1:
         raise UserError("give one precision: --precision P or one of --fp16/--bf16/--int8/--fp8")
@@ -72,7 +70,6 @@ def cmd_build(args) -> int:
             prof = shapes_profile("build", parse_shapes(args.minShapes, "--minShapes"),
                                   parse_shapes(args.optShapes, "--optShapes") if args.optShapes else None,
                                   parse_shapes(args.maxShapes, "--maxShapes") if args.maxShapes else None)
-            from trtbench.backends.prepare import profile_misfit
 
             why = profile_misfit(info, prof)
             if why:

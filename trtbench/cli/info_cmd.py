@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from trtbench.backends.registry import all_availability
+from trtbench.matrix.axes import BACKENDS
 from trtbench.models.builtin import BUILTIN_MODELS, builtin_names
 from trtbench.models.inspect import format_model_info, inspect_model
 from trtbench.models.loading import resolve_model
@@ -54,9 +56,6 @@ def cmd_models(args) -> int:
 
 
 def cmd_backends(args) -> int:
-    from trtbench.backends.registry import all_availability
-    from trtbench.matrix.axes import BACKENDS
-
     rows = all_availability()
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], indent=2))

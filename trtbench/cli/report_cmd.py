@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trtbench.report.build import render
+
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="render HTML/markdown reports with plots from results",
@@ -20,8 +22,6 @@ def register(sub) -> None:
 
 
 def cmd_report(args) -> int:
-    from trtbench.report.build import render
-
     name = args.name or (Path(args.paths[0]).resolve().name or "report")
     out = args.output or str(Path("reports") / name)
     res = render(args.paths, out, baseline=args.baseline, variant=args.variant, title=args.title)

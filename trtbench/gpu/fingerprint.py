@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from typing import Optional
 
+from trtbench.gpu import cuda
+from trtbench.gpu.cuda import gpu_unavailable_reason
+from trtbench.gpu.nvml import nvml_index_for_cuda_device, nvml_unavailable_reason
+
 
 def gpu_fingerprint(device: int = 0) -> Optional[dict]:
     """What GPU measured this run; ``{"available": False, "reason": ...}`` when there is none."""
-    from trtbench.gpu.cuda import gpu_unavailable_reason
-    from trtbench.gpu.nvml import nvml_unavailable_reason
 
     reason = gpu_unavailable_reason(device)
     if reason:
         return {"available": False, "reason": reason}
-    from trtbench.gpu import cuda
 
     out = {"available": True, "index": device, **cuda.device_properties(device),
            "cuda_runtime": cuda.version_text(cuda.runtime_version()),
            "cuda_driver_api": cuda.version_text(cuda.driver_version())}
     if nvml_unavailable_reason() is None:
         import pynvml as nv
-
-        from trtbench.gpu.nvml import nvml_index_for_cuda_device
 
         nvml_index = nvml_index_for_cuda_device(device)
         h = nv.nvmlDeviceGetHandleByIndex(nvml_index)

@@ -14,6 +14,8 @@ import os
 import time
 from typing import Dict, List, Optional
 
+from trtbench.gpu.cuda import check, rt
+
 #: clock-event reasons that are not throttling (idle, application clocks set by the user).
 _BENIGN = ("GpuIdle", "ApplicationsClocksSetting")
 _REASONS = ("GpuIdle", "ApplicationsClocksSetting", "SwPowerCap", "HwSlowdown", "SyncBoost",
@@ -54,7 +56,6 @@ def nvml_index_for_cuda_device(device: int) -> int:
     """NVML numbers every GPU of the host and ignores CUDA_VISIBLE_DEVICES; CUDA numbers the visible
     ones. Match them by PCI bus id, so telemetry and fingerprints describe the GPU that really ran."""
     try:
-        from trtbench.gpu.cuda import check, rt
 
         bus = check(rt().cudaDeviceGetPCIBusId(32, device), "cudaDeviceGetPCIBusId")
     except Exception:

@@ -6,9 +6,9 @@ Nothing in this module touches a model file, a runtime or a GPU.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
-from trtbench.matrix.axes import BUILD_MODES, PRECISIONS
+from trtbench.matrix.axes import BUILD_MODES, PRECISIONS  # noqa: F401 - re-exported: the spec names its axes
 from trtbench.models.loading import ModelSource
 
 Shape = Tuple[int, ...]

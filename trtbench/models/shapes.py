@@ -15,7 +15,7 @@ import onnx
 from onnx import numpy_helper
 
 from trtbench.errors import NotApplicable
-from trtbench.models.inspect import graph_inputs
+from trtbench.models.inspect import graph_inputs, inspect_model
 
 BATCH_SYMBOL = "batch"
 
@@ -141,7 +141,6 @@ def run_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]], max_p
         import onnxruntime as ort
     except ImportError:
         return None
-    from trtbench.models.inspect import inspect_model
 
     info = inspect_model(model)
     feeds = {t.name: np.zeros(shapes[t.name], dtype=np.dtype(t.dtype)) for t in info.inputs}
@@ -180,5 +179,4 @@ def batch_is_dynamic(model: onnx.ModelProto) -> bool:
 
 
 def input_shapes(model: onnx.ModelProto) -> Dict[str, Tuple]:
-    from trtbench.models.inspect import inspect_model
     return {t.name: t.shape for t in inspect_model(model).inputs}

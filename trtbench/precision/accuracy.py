@@ -7,6 +7,7 @@ precision's tolerance is ``inaccurate``.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Dict, Optional
 
 import numpy as np
@@ -31,7 +32,6 @@ _REFERENCE: Dict[tuple, Dict[str, np.ndarray]] = {}
 
 def reference_outputs(model: onnx.ModelProto, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """FP32 outputs from onnxruntime's CPU provider (cached by model hash and input bytes)."""
-    import hashlib
 
     import onnxruntime as ort
 

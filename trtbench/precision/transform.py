@@ -16,17 +16,21 @@ Results are cached by (model content hash, precision) in memory for the run.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 import onnx
 
+from trtbench.atomic_files import write_atomically as _atomic_write
 from trtbench.errors import NotApplicable, UserError, VariantSkipped
 from trtbench.models.inputs import make_inputs
-from trtbench.models.inspect import inspect_model
+from trtbench.models.inspect import graph_inputs, inspect_model
 from trtbench.models.loading import model_digest
 
 
@@ -56,7 +60,6 @@ def apply_precision(model: onnx.ModelProto, precision: str, settings=None,
             pass  # unreadable: convert again
     _CACHE[key] = _convert(model, precision, calibration, seed=getattr(settings, "seed", 0))
     if disk is not None:
-        from trtbench.atomic_files import write_atomically as _atomic_write
 
         _atomic_write(disk, _CACHE[key].model.SerializeToString())
         _atomic_write(disk.with_suffix(".method"), _CACHE[key].method.encode())
@@ -66,8 +69,6 @@ def apply_precision(model: onnx.ModelProto, precision: str, settings=None,
 def _disk_path(key, settings):
     if settings is None or not hasattr(settings, "resolved_cache_dir"):
         return None
-    import hashlib
-    from pathlib import Path
 
     calib = ""
     if key[2]:
@@ -141,7 +142,6 @@ def _modern_ir(model: onnx.ModelProto) -> onnx.ModelProto:
     """Old exporters (IR < 4) list every initializer as a graph input; AutoCast drops those inputs and then
     fails the checker (IR 3 requires them) or its I/O bookkeeping. Hand it the same graph at IR 8 with
     the real inputs only."""
-    from trtbench.models.inspect import graph_inputs
 
     if model.ir_version >= 4 and len(graph_inputs(model)) == len(model.graph.input):
         return model
@@ -162,8 +162,6 @@ class _quiet_modelopt:
     names = ("modelopt", "modelopt.onnx", "modelopt.onnx.autocast", "onnxscript", "onnx_ir", "polygraphy")
 
     def __enter__(self):
-        import logging
-
         self.errors = []
         owner = self
 
@@ -182,8 +180,6 @@ class _quiet_modelopt:
         return self
 
     def __exit__(self, *exc):
-        import logging
-
         for n, (level, handlers, propagate) in self._saved.items():
             lg = logging.getLogger(n)
             lg.setLevel(level)

@@ -7,6 +7,7 @@ import platform
 import socket
 import subprocess
 import sys
+from importlib import metadata
 from typing import Dict, Optional
 
 PACKAGES = ("trtbench", "numpy", "onnx", "onnxruntime", "torch", "onnx2torch", "tensorrt", "tensorrt_lean",
@@ -15,8 +16,6 @@ PACKAGES = ("trtbench", "numpy", "onnx", "onnxruntime", "torch", "onnx2torch", "
 
 
 def package_versions() -> Dict[str, Optional[str]]:
-    from importlib import metadata
-
     out: Dict[str, Optional[str]] = {}
     for name in PACKAGES:
         try:

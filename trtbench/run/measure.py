@@ -17,6 +17,7 @@ import numpy as np
 from trtbench.backends.base import Backend
 from trtbench.backends.prepare import prepare_model
 from trtbench.backends.registry import load_class
+from trtbench.backends.tensorrt.engine_file import plan_backend
 from trtbench.config.settings import RunSettings
 from trtbench.errors import UserError, VariantSkipped
 from trtbench.gpu.cuda import Stream
@@ -34,7 +35,6 @@ BackendFactory = Callable[[Variant, RunSettings], Backend]
 def model_backend(variant: Variant, settings: RunSettings) -> Backend:
     """The usual way to a backend: load the model, prepare it for the variant, construct the backend."""
     if variant.model.plan:  # a prebuilt TensorRT plan (trtbench run --engine)
-        from trtbench.backends.tensorrt.engine_file import plan_backend
 
         return plan_backend(variant, settings)
     cls = load_class(backend_info(variant.backend))

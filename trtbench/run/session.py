@@ -11,7 +11,6 @@ record and every trial is appended to the results file the moment it exists; Ctr
 from __future__ import annotations
 
 import signal
-import time
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence
 

@@ -17,11 +17,17 @@ import numpy as np
 
 from trtbench.backends.gpu_base import GpuBackend
 from trtbench.backends.registry import Availability
+from trtbench.backends.tensorrt.build import BuildSpec, build_engine
 from trtbench.backends.tensorrt.cache import EngineCache, cache_key
 from trtbench.backends.tensorrt.compat import TensorRTError, TrtApi, load_trt
-from trtbench.errors import VariantSkipped
+from trtbench.backends.tensorrt.layers import profile_layers
 from trtbench.bfloat16 import widen
+from trtbench.errors import UserError, VariantSkipped
+from trtbench.gpu import cuda
+from trtbench.gpu.buffers import IOBuffers
+from trtbench.gpu.cuda import gpu_unavailable_reason
 from trtbench.models.loading import model_digest
+from trtbench.precision.transform import apply_precision
 
 
 def make_logger(api: TrtApi, verbose: bool = False):
@@ -43,8 +49,6 @@ def make_logger(api: TrtApi, verbose: bool = False):
 
 def trt_for_command(what: str, device: int) -> TrtApi:
     """TensorRT and a usable GPU for a command (build, run --engine), or a one-line user error."""
-    from trtbench.errors import UserError
-    from trtbench.gpu.cuda import gpu_unavailable_reason
 
     try:
         api = load_trt()
@@ -57,8 +61,6 @@ def trt_for_command(what: str, device: int) -> TrtApi:
 
 
 def gpu_identity(device: int) -> Dict[str, str]:
-    from trtbench.gpu import cuda
-
     props = cuda.device_properties(device)
     return {"gpu": props["name"], "compute_capability": props["compute_capability"]}
 
@@ -72,7 +74,6 @@ class TensorRTBackend(GpuBackend):
             api = load_trt()
         except TensorRTError as exc:
             return Availability(cls.name, False, None, str(exc))
-        from trtbench.gpu.cuda import gpu_unavailable_reason
 
         reason = gpu_unavailable_reason(0)
         if reason:
@@ -87,8 +88,6 @@ class TensorRTBackend(GpuBackend):
     # ---- prepare: build or fetch the plan ---------------------------------------------------------
     def _prepare(self) -> None:
         self.require()
-        from trtbench.backends.tensorrt.build import BuildSpec, build_engine
-        from trtbench.precision.transform import apply_precision
 
         api = self.api = load_trt()
         s = self.settings
@@ -165,7 +164,6 @@ class TensorRTBackend(GpuBackend):
     def extra_artifacts(self) -> Optional[dict]:
         if not self.settings.layer_profile:
             return None
-        from trtbench.backends.tensorrt.layers import profile_layers
 
         return profile_layers(self)
 
@@ -181,8 +179,6 @@ class TensorRTBackend(GpuBackend):
 
 # ---- shared by the matrix backend and `trtbench run --engine` ------------------------------------
 def load_engine(backend, plan: bytes) -> None:
-    from trtbench.gpu import cuda
-
     api = backend.api
     cuda.set_device(backend.settings.device)
     runtime = api.trt.Runtime(backend.logger)
@@ -214,8 +210,6 @@ def engine_profile_shapes(api: TrtApi, engine, name: str):
 
 
 def bind_engine(backend, feeds: Dict[str, np.ndarray]) -> None:
-    from trtbench.gpu.buffers import IOBuffers
-
     api, engine, ctx = backend.api, backend.engine, backend.context
     io = api.io_tensors(engine)
     inputs = [(n, dt, shape) for n, is_in, dt, shape in io if is_in]

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
+import numpy as np
+
 from trtbench.errors import TrtbenchError
 
 SUPPORTED = "8.6, 10.x and 11.x"
@@ -136,8 +138,6 @@ class TrtApi:
         return out
 
     def nptype(self, dtype):
-        import numpy as np
-
         if hasattr(self.trt, "nptype"):
             try:
                 return np.dtype(self.trt.nptype(dtype))

@@ -9,7 +9,7 @@ instead of building one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from trtbench.backends.prepare import PreparedModel
 from trtbench.backends.tensorrt.backend import TensorRTBackend, engine_profile_shapes, make_logger, trt_for_command

@@ -4,7 +4,10 @@ overlaps the measured run), plus the engine inspector's layer information."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Dict, List
+
+from trtbench.results.store import atomic_write_json
 
 
 def _profiler_class(trt):
@@ -49,9 +52,6 @@ def profile_layers(backend, runs: int = 20) -> dict:
     path = None
     out_dir = getattr(backend, "artifacts_dir", None)
     if out_dir is not None:
-        from pathlib import Path
-
-        from trtbench.results.store import atomic_write_json
 
         path = Path(out_dir) / "layers" / f"{backend.variant.id}.json"
         atomic_write_json(path, full)
