@@ -20,6 +20,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from trtbench.backends.base import Backend
 from trtbench.config.settings import RunSettings
+from trtbench.errors import UserError
 from trtbench.matrix.spec import Variant
 from trtbench.results.record import Trial, VariantRecord
 from trtbench.run.measure import BackendFactory, describe, measure, model_backend, open_backend, outcome_of
@@ -141,6 +142,10 @@ class ProcessExecutor:
 
     def __init__(self, backends: Sequence[str] = ()) -> None:
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() and sys.platform != "darwin" else "spawn"
+        method = os.environ.get("TRTBENCH_WORKER_START", method)  # "spawn": a slower start, nothing preloaded
+        if method not in mp.get_all_start_methods():
+            raise UserError(f"TRTBENCH_WORKER_START={method!r} is not a start method here: use one of "
+                            f"{', '.join(mp.get_all_start_methods())}")
         self.ctx = mp.get_context(method)
         if method == "forkserver":
             self.ctx.set_forkserver_preload(_preload(backends))

@@ -1,0 +1,101 @@
+"""Calibrating ``trtbench ab`` on real runs: A/A jobs must not fail; real slowdowns must be caught.
+
+- A/A: ``--aa-jobs`` jobs of ``trtbench ab`` with identical sides over a >= 3-variant matrix.
+- Slowdowns: ``--slow-jobs`` jobs pairing the calibration base model with two models that carry extra GPU
+  work (``bench/calib_models.py``), the ones whose measured slowdown (independent clock,
+  ``bench/clock_check.py``) is closest to 2% and to 5%: A = base, base copy; B = the 2% model, the 5% one.
+Each job is a real ``interleaved_ab`` run (fresh worker processes per round and side, ABBA), gated with
+ab's default rules, exactly what ``trtbench ab`` does; the jobs run one after another in this process
+(one process start and one preload for all jobs, which saves device time; the measured processes are
+new for every round of every job).
+
+    python bench/ab_calibration.py --models DIR --clock clock-check.json --out OUT [--aa-jobs 20]
+        [--slow-jobs 20] [--rounds 4] -- <run flags for both sides>
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from trtbench.cli.main import build_parser  # noqa: E402
+from trtbench.compare.engine import compare_runs  # noqa: E402
+from trtbench.compare.load import load_runs  # noqa: E402
+from trtbench.compare.rules import AB_DEFAULT_SPECS, parse_specs  # noqa: E402
+from trtbench.run.ab import interleaved_ab  # noqa: E402
+
+
+def pick_sizes(clock: dict):
+    """(model for ~2%, its ratio), (model for ~5%, its ratio) from the independent clock's medians."""
+    med = {r["plan"]: r["bare_median_ms"] for r in clock["plans"] if r["bare_median_ms"]}
+    base = next(v for k, v in med.items() if k.startswith("calib_base"))
+    ratios = {k.split(".")[0]: v / base for k, v in med.items() if k.startswith("calib_w")}
+    two = min(ratios, key=lambda k: abs(ratios[k] - 1.02))
+    five = min(ratios, key=lambda k: abs(ratios[k] - 1.05))
+    return (two, ratios[two]), (five, ratios[five]), ratios
+
+
+def job(kind: str, k: int, a: str, b: str, rounds: int, flags, out: Path) -> dict:
+    args = build_parser().parse_args(["ab", f"--a={a}", f"--b={b}", "--rounds", str(rounds)] + list(flags))
+    t0 = time.perf_counter()
+    a_path, b_path = interleaved_ab(vars(args), a, b, args.rounds, str(out / f"{kind}-{k:02d}"))
+    wall = time.perf_counter() - t0
+    verdict = compare_runs(load_runs([a_path]), load_runs([b_path]), parse_specs(None, AB_DEFAULT_SPECS))
+    findings = {f"{f.variant} {f.metric}": {"verdict": f.verdict, "ratio": f.ratio, "ci": f.ci,
+                                           "detectable": f.detectable, "note": f.note}
+                for f in verdict.findings}
+    return {"kind": kind, "job": k, "wall_s": wall, "paired": verdict.paired, "failed": not verdict.passed(),
+            "findings": findings, "a": a_path, "b": b_path}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--clock", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--aa-jobs", type=int, default=20)
+    ap.add_argument("--slow-jobs", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--aa-models", default="calib_base.onnx,resnet,transformer")
+    ap.add_argument("flags", nargs=argparse.REMAINDER)
+    args = ap.parse_args()
+    flags = [f for f in args.flags if f != "--"]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    m = Path(args.models)
+    (two, r2), (five, r5), ratios = pick_sizes(json.loads(Path(args.clock).read_text()))
+    aa_models = ",".join(str(m / x) if x.endswith(".onnx") else x for x in args.aa_models.split(","))
+    jobs = []
+    t0 = time.perf_counter()
+    for k in range(max(args.aa_jobs, args.slow_jobs)):  # alternate the kinds so drift spreads over both
+        if k < args.aa_jobs:
+            jobs.append(job("aa", k, f"-m {aa_models}", f"-m {aa_models}", args.rounds, flags, out))
+        if k < args.slow_jobs:
+            jobs.append(job("slow", k, f"-m {m / 'calib_base.onnx'},{m / 'calib_base_c.onnx'}",
+                            f"-m {m / (two + '.onnx')},{m / (five + '.onnx')}", args.rounds, flags, out))
+        print(f"job {k + 1}: {time.perf_counter() - t0:.0f} s", flush=True)
+    aa = [j for j in jobs if j["kind"] == "aa"]
+    slow = [j for j in jobs if j["kind"] == "slow"]
+
+    def caught(j, pos):
+        key = next(k for k in j["findings"] if k.startswith(("calib_base-", "calib_base_c-")[pos]) and "compute" in k)
+        return j["findings"][key]["verdict"] == "regression"
+
+    summary = {"rounds": args.rounds, "flags": flags, "rules": list(AB_DEFAULT_SPECS),
+               "slowdowns_by_independent_clock": {"two": [two, r2], "five": [five, r5], "all": ratios},
+               "aa_jobs": len(aa), "aa_failed": sum(j["failed"] for j in aa),
+               "slow_jobs": len(slow), "caught_two": sum(caught(j, 0) for j in slow),
+               "caught_five": sum(caught(j, 1) for j in slow),
+               "wall_s_per_job": {"aa": sum(j["wall_s"] for j in aa) / max(len(aa), 1),
+                                  "slow": sum(j["wall_s"] for j in slow) / max(len(slow), 1)},
+               "total_wall_s": time.perf_counter() - t0}
+    (out / "ab-calibration.json").write_text(json.dumps({"summary": summary, "jobs": jobs}, indent=1))
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
