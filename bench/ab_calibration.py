@@ -32,8 +32,8 @@ from trtbench.run.ab import interleaved_ab  # noqa: E402
 def pick_sizes(clock: dict):
     """(model for ~2%, its ratio), (model for ~5%, its ratio) from the independent clock's medians."""
     med = {r["plan"]: r["bare_median_ms"] for r in clock["plans"] if r["bare_median_ms"]}
-    base = next(v for k, v in med.items() if k.startswith("calib_base"))
-    ratios = {k.split(".")[0]: v / base for k, v in med.items() if k.startswith("calib_w")}
+    base = next(v for k, v in med.items() if k.startswith(("calib_base-", "calib_base.")))
+    ratios = {k.split("-")[0].split(".")[0]: v / base for k, v in med.items() if k.startswith("calib_w")}
     two = min(ratios, key=lambda k: abs(ratios[k] - 1.02))
     five = min(ratios, key=lambda k: abs(ratios[k] - 1.05))
     return (two, ratios[two]), (five, ratios[five]), ratios

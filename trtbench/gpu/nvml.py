@@ -11,6 +11,7 @@ and whether any throttling was seen.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Dict, List, Optional
 
@@ -130,6 +131,7 @@ class _Probe:
 def _sampler_process(conn, device: int, pid: int, interval_s: float, pcie_every: int) -> None:
     """The sampling loop, in its own process: it never competes for the measured process's GIL.
     Messages: ("pid", n) follows another process's memory; "collect" sends the rows so far; "stop" ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the measuring process's to handle; it stops us
     probe = _Probe(device, pid, pcie_every)
     rows = []
     conn.send("ready")

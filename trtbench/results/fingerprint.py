@@ -44,10 +44,17 @@ def cpu_name() -> str:
 
 
 def git_state(cwd: Optional[str] = None) -> Optional[dict]:
+    """The commit and dirtiness of the code that ran. A copy of a tree without its .git (a GPU machine that
+    gets the working tree only) says so through TRTBENCH_GIT_COMMIT / TRTBENCH_GIT_DIRTY, set by whoever
+    made the copy; otherwise git is asked, and None means nobody knows (never a made-up "HEAD")."""
+    env = os.environ.get("TRTBENCH_GIT_COMMIT", "").strip()
+    if env:
+        return {"commit": env, "dirty": os.environ.get("TRTBENCH_GIT_DIRTY", "") not in ("", "0", "false"),
+                "source": "TRTBENCH_GIT_COMMIT"}
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                                 timeout=5).stdout.strip()
-        if not commit:
+        if len(commit) != 40 or not all(c in "0123456789abcdef" for c in commit):
             return None
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
                                capture_output=True, text=True, timeout=5).stdout.strip()

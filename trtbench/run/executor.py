@@ -165,6 +165,7 @@ class ProcessExecutor:
         send.close()
         if on_start is not None:
             on_start(proc.pid)
+        finished = False
         try:
             while True:
                 try:
@@ -189,10 +190,12 @@ class ProcessExecutor:
                     yield task, Trial.from_dict(payload)
                 else:
                     yield task, tuple(payload)
+            finished = True
         finally:
             recv.close()
-            proc.join(10)
-            if proc.is_alive():
+            if finished:
+                proc.join(10)
+            if proc.is_alive():  # interrupted, or a worker that does not end: it goes now
                 proc.terminate()
                 proc.join(5)
             self.proc = None

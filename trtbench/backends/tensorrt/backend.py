@@ -136,7 +136,7 @@ class TensorRTBackend(GpuBackend):
             result, applied, new_tc = build_engine(api, model, spec, logger, cache.load_timing_cache(tc_path))
             plan = result.plan
             cache.put(key, plan, {"spec": spec.key(), "tensorrt": api.version_text, **ident,
-                                  "model_sha256": model_digest(model)})
+                                  "model_sha256": model_digest(model), "variant": self.variant.id})
             if new_tc:
                 cache.save_timing_cache(tc_path, new_tc)
             self.facts.update(build_time_s=result.build_time_s, build=applied, timing_cache=str(tc_path))
