@@ -1,11 +1,21 @@
 """The config boundary: option strings, TOML values and pytest options parsed once, strictly, into typed
 settings; every bad value is a one-line UserError that names the option and the accepted form."""
 
+import dataclasses
+import json
+import re
+
 import pytest
 
 from trtbench.config.configure import configure
+from trtbench.config.options import ALL_OPTIONS, RUN_OPTIONS
 from trtbench.config.parse import parse_batches, parse_mem_pool, parse_profile, parse_shapes, parse_tolerance
+from trtbench.config.runfields import (CHOICES, FIELD_OF_OPTION, FIELD_TYPES, FLAG_FIELDS, NOT_IN_RUN_TABLE,
+                                       NUMBER_RULES, SPECIAL_OPTIONS)
+from trtbench.config.settings import RunSettings
 from trtbench.errors import UserError
+
+FLAG = {o.dest: o.cli_flag for o in ALL_OPTIONS}
 
 
 def _error(values) -> str:
@@ -16,7 +26,77 @@ def _error(values) -> str:
     return message
 
 
+def _settings(**values) -> RunSettings:
+    return configure(dict(values, models=["mlp"]))[1]
+
+
 # --- 1. numbers, strictly --------------------------------------------------------------------------------------
+
+BAD_NUMBERS = [
+    ("warmup_ms", "inf", "a finite number of milliseconds >= 0"),
+    ("warmup_ms", "nan", "a finite number of milliseconds >= 0"),
+    ("warmup_ms", "1e999", "a finite number of milliseconds >= 0"),  # float() overflows to inf
+    ("warmup_ms", "-1", "a finite number of milliseconds >= 0"),
+    ("warmup_ms", "１０", "a finite number of milliseconds >= 0"),  # float() takes full-width digits
+    ("duration_s", "nan", "a finite number of seconds >= 0"),
+    ("duration_s", "-inf", "a finite number of seconds >= 0"),
+    ("duration_s", "Infinity", "a finite number of seconds >= 0"),
+    ("duration_s", "0_5", "a finite number of seconds >= 0"),
+    ("iterations", "2.0", "an integer >= 1"),
+    ("iterations", "1_0", "an integer >= 1"),  # int() takes underscores
+    ("iterations", "１０", "an integer >= 1"),  # int() takes full-width digits
+    ("iterations", "٣", "an integer >= 1"),  # and Arabic-Indic ones
+    ("iterations", "0", "an integer >= 1"),
+    ("iterations", "9" * 5000, "an integer >= 1"),  # int() raises ValueError past 4300 digits
+    ("iterations", "", "an integer >= 1"),
+    ("max_iterations", "0", "an integer >= 1"),
+    ("trials", "0", "an integer >= 1"),
+    ("trials", "1.5", "an integer >= 1"),
+    ("order_seed", "-1", "an integer >= 0"),
+    ("order_seed", "１０", "an integer >= 0"),
+    ("device", "-1", "an integer >= 0"),
+    ("device", "0x1", "an integer >= 0"),
+    ("seed", "1_0", "an integer >= 0"),
+    ("seed", "1e3", "an integer >= 0"),
+    ("nvml_interval_ms", "0.5", "a finite number of milliseconds >= 1"),
+    ("nvml_interval_ms", "nan", "a finite number of milliseconds >= 1"),
+    ("opt_level", "6", "an integer from 0 to 5"),
+    ("opt_level", "-1", "an integer from 0 to 5"),
+    ("opt_level", "3.0", "an integer from 0 to 5"),
+]
+
+
+@pytest.mark.parametrize("dest,raw,form", BAD_NUMBERS)
+def test_bad_numeric_options_name_the_option_and_the_accepted_form(dest, raw, form):
+    message = _error({"models": ["mlp"], dest: raw})
+    shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:56] + "...'"
+    assert message == f"bad {FLAG[dest]} value {shown}: give {form}"
+
+
+def test_warmup_message_is_the_documented_one():
+    assert _error({"warmup_ms": "inf"}) == "bad --warmup value 'inf': give a finite number of milliseconds >= 0"
+
+
+def test_good_numeric_options_are_typed():
+    s = _settings(warmup_ms="0", duration_s=".25", iterations=" 7 ", max_iterations="+9", trials="5",
+                  order_seed="0", device="1", seed="42", nvml_interval_ms="1e1", opt_level="5")
+    assert (s.warmup_ms, s.duration_s, s.iterations, s.max_iterations, s.trials) == (0.0, 0.25, 7, 9, 5)
+    assert (s.order_seed, s.device, s.seed, s.nvml_interval_ms, s.trt_opt_level) == (0, 1, 42, 10.0, 5)
+    assert type(s.warmup_ms) is float and type(s.iterations) is int and type(s.order_seed) is int
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"iterations": "50", "max_iterations": "10"}, "--max-iterations 10 is below --iterations 50"),
+    ({"iterations": "30000"}, "--max-iterations 20000 is below --iterations 30000"),  # the default max
+])
+def test_max_iterations_below_iterations_is_an_error(values, message):
+    assert _error(values).startswith(message + ": give --max-iterations >= --iterations")
+
+
+def test_max_iterations_equal_to_iterations_is_fine():
+    s = _settings(iterations="30000", max_iterations="30000")
+    assert s.iterations == s.max_iterations == 30000
+
 
 @pytest.mark.parametrize("raw", ["1_0", "１", "2.0", "-1", "0", "", "8,x", "1e1", "True"])
 def test_bad_batches(raw):
@@ -64,10 +144,135 @@ def test_bad_mem_pool_sizes(text):
 
 def test_good_mem_pool_sizes():
     assert parse_mem_pool("workspace:1.5G") == 3 << 29 and parse_mem_pool("workspace:64K") == 64 << 10
-    assert parse_mem_pool("workspace:1024G") == 1 << 40 and parse_mem_pool("workspace:2") == 2 << 20
+    assert parse_mem_pool("workspace:1024G") == 1 << 40
+    assert _settings(mem_pool_size="workspace:2").trt_workspace_bytes == 2 << 20
 
 
 @pytest.mark.parametrize("values,message", [({"precisions": [""]}, "no precision given"),
                                             ({"build_modes": [" "]}, "no build mode given")])
 def test_a_choice_axis_given_empty_is_an_error_not_nothing(values, message):
     assert _error(values).startswith(message)
+
+
+
+# --- 2. matrix files with wrong types ---------------------------------------------------------------------------
+
+
+BAD_RUN_TABLES = [
+    ('[run]\ncheck_accuracy = "no"', "bad [run] check_accuracy value 'no': give true or false"),
+    ('[run]\ncuda_graph = "no"', "bad [run] cuda_graph value 'no': give true or false"),
+    ("[run]\ncold = 1", "bad [run] cold value 1: give true or false"),
+    ("[run]\niterations = 2.7", "bad [run] iterations value 2.7: give an integer >= 1"),
+    ("[run]\niterations = 2.0", "bad [run] iterations value 2.0: give an integer >= 1"),
+    ("[run]\niterations = true", "bad [run] iterations value true: give an integer >= 1"),
+    ('[run]\niterations = "10"', "bad [run] iterations value '10': give an integer >= 1, without quotes"),
+    ("[run]\niterations = 0", "bad [run] iterations value 0: give an integer >= 1"),
+    ("[run]\ntrials = 0", "bad [run] trials value 0: give an integer >= 1"),
+    ("[run]\norder_seed = -1", "bad [run] order_seed value -1: give an integer >= 0"),
+    ("[run]\nwarmup_ms = inf", "bad [run] warmup_ms value inf: give a finite number of milliseconds >= 0"),
+    ("[run]\nduration_s = nan", "bad [run] duration_s value nan: give a finite number of seconds >= 0"),
+    ("[run]\nduration_s = true", "bad [run] duration_s value true: give a finite number of seconds >= 0"),
+    ('[run]\nduration_s = "1"', "bad [run] duration_s value '1': give a finite number of seconds >= 0, without"),
+    ("[run]\nnvml_interval_ms = 0", "bad [run] nvml_interval_ms value 0: give a finite number of milliseconds >= 1"),
+    ("[run]\ntrt_opt_level = 7", "bad [run] trt_opt_level value 7: give an integer from 0 to 5"),
+    ('[run]\nmode = "fast"', "bad [run] mode value 'fast': give one of latency, throughput"),
+    ('[run]\nisolation = "thread"', "bad [run] isolation value 'thread': give one of process, inline"),
+    ("[run]\nisolation = 5", "bad [run] isolation value 5: give one of process, inline"),
+    ("[run]\ntrt_typing = 1", "bad [run] trt_typing value 1: give one of auto, weak, strong"),
+    ("[run]\ncache_dir = 5", "bad [run] cache_dir value 5: give a string, in quotes"),
+    ("[run]\nspeed = 1", "unknown key 'speed' in [run]; known keys are cache_dir, calibration, check_accuracy, "
+                         "cold, cuda_graph,"),
+    ("[run]\ntolerances = {fp16 = {rel_l2 = 0.1}}", "[run] tolerances: write tolerances as a [tolerances] table"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD_RUN_TABLES)
+def test_run_table_values_are_type_checked_against_run_settings(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.toml").write_text(text + "\n", encoding="utf-8")
+    assert _error({"matrix": "m.toml", "models": ["mlp"]}).startswith("matrix file m.toml: " + message)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[run]\nmax_iterations = 5", "--max-iterations 5 is below --iterations 10: give --max-iterations >= --iterations "
+                                  "(in a matrix file: [run] max_iterations >= iterations)"),
+    ('[run]\ncalibration = "nope.npz"', "calibration file nope.npz does not exist: check the path"),
+])
+def test_run_table_values_are_checked_with_the_options_they_meet(tmp_path, monkeypatch, text, message):
+    """Checks across fields run on the merged settings (file, then options), so they name no file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.toml").write_text(text + "\n", encoding="utf-8")
+    assert _error({"matrix": "m.toml", "models": ["mlp"]}) == message
+
+
+def _toml(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else json.dumps(value)
+
+
+def test_every_run_setting_is_settable_from_the_run_table_with_its_own_type(tmp_path):
+    """Each RunSettings field (but tolerances, which has its own table) round-trips through [run]: the type
+    table comes from the dataclass, so a new field cannot be forgotten."""
+    changed = {"warmup_ms": 7, "duration_s": 0.125, "iterations": 3, "max_iterations": 4, "trials": 5,
+               "isolation": "inline", "order_seed": 11, "mode": "throughput", "cuda_graph": False, "cold": True,
+               "spin_wait": True, "data_transfers": False, "nvml_interval_ms": 2.5, "nvml": False, "device": 1,
+               "seed": 9, "cache_dir": "cache", "min_samples": 8, "cv_threshold": 0.5, "check_accuracy": False,
+               "layer_profile": True, "engine": "x.plan", "trt_typing": "strong", "trt_workspace_bytes": 4096,
+               "trt_opt_level": 1, "verbose": True, "calibration": str(tmp_path / "cal.npz")}
+    (tmp_path / "cal.npz").write_bytes(b"")
+    assert set(changed) | set(NOT_IN_RUN_TABLE) == {f.name for f in dataclasses.fields(RunSettings)}
+    f = tmp_path / "m.toml"
+    f.write_text("[run]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in changed.items()))
+    s = configure({"matrix": str(f), "models": ["mlp"]})[1]
+    for key, value in changed.items():
+        got = getattr(s, key)
+        assert got == value and type(got) is type(FIELD_TYPES[key]()) and got != getattr(RunSettings(), key), key
+
+
+def test_run_table_accepts_integers_for_float_fields_as_floats(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text("[run]\nwarmup_ms = 200\nduration_s = 1\n")
+    s = configure({"matrix": str(f), "models": ["mlp"]})[1]
+    assert s.warmup_ms == 200.0 and type(s.warmup_ms) is float and type(s.duration_s) is float
+
+
+def test_the_type_table_covers_every_field_and_every_default_passes_its_own_check():
+    for f in dataclasses.fields(RunSettings):
+        kind = FIELD_TYPES[f.name]
+        assert kind in (bool, int, float, str) or f.name in NOT_IN_RUN_TABLE, f.name
+        if kind in (int, float):
+            assert NUMBER_RULES[f.name].kind is kind, f.name
+            assert f.default is None or NUMBER_RULES[f.name].admits(f.default), f.name
+        if f.name in CHOICES:
+            assert f.default in CHOICES[f.name]
+
+
+def test_every_run_option_maps_to_a_field_of_the_option_kind():
+    for o in RUN_OPTIONS:
+        if o.kind == "flag":
+            field, _ = FLAG_FIELDS[o.dest]
+            assert FIELD_TYPES[field] is bool, o.dest
+        elif o.dest not in SPECIAL_OPTIONS:
+            kind = FIELD_TYPES[FIELD_OF_OPTION.get(o.dest, o.dest)]
+            assert {"int": int, "float": float, "str": str}[o.kind] is kind, o.dest
+            assert (o.choices is not None) == (FIELD_OF_OPTION.get(o.dest, o.dest) in CHOICES), o.dest
+
+
+def test_options_override_the_run_table_and_tolerances_merge_per_key(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text("[run]\ncuda_graph = false\ntrials = 2\n[tolerances.fp16]\nrel_l2 = 0.1\ntop1 = 0.9\n")
+    s = configure({"matrix": str(f), "models": ["mlp"], "cuda_graph": True, "trials": "4",
+                   "tolerances": ["fp16:rel_l2=0.05"]})[1]
+    assert s.cuda_graph is True and s.trials == 4 and s.tolerances == {"fp16": {"rel_l2": 0.05, "top1": 0.9}}
+    assert configure({"matrix": str(f), "models": ["mlp"]})[1].cuda_graph is False
+    assert configure({"models": ["mlp"], "no_cuda_graph": True})[1].cuda_graph is False
+
+
+# --- 5. the cuda graph switches ---------------------------------------------------------------------------------
+
+def test_cuda_graph_both_ways_is_an_error_and_the_default_is_on():
+    assert _error({"cuda_graph": True, "no_cuda_graph": True}).startswith("--cuda-graph and --no-cuda-graph")
+    s = _settings()
+    assert s.cuda_graph is True and s.trials == 3 and s.isolation == "process" and s.order_seed is None
+    assert not s.cold and _settings(cold=True).cold and _settings(isolation="inline").isolation == "inline"
+    assert re.fullmatch(r"bad --isolation value 'thread': give one of process, inline",
+                        _error({"isolation": "thread"}))

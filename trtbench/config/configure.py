@@ -3,25 +3,18 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Tuple
 
-from trtbench.config.parse import (_number, parse_batches, parse_build_modes, parse_mem_pool, parse_precisions,
-                                   parse_profile, parse_shapes, parse_tolerance, shapes_profile, split_list)
-from trtbench.config.settings import ISOLATIONS, MODES, RunSettings
+from trtbench.config.parse import (parse_batches, parse_build_modes, parse_precisions, parse_profile, parse_shapes,
+                                   parse_tolerance, shapes_profile, split_list)
+from trtbench.config.runfields import check_run, run_values_from_options
+from trtbench.config.settings import RunSettings
 from trtbench.config.tomlfile import load_matrix_file
 from trtbench.errors import UserError
 from trtbench.matrix.axes import BUILD_MODES, backend_info
 from trtbench.matrix.spec import Matrix
 from trtbench.models.builtin import builtin_names
 from trtbench.models.loading import resolve_model
-
-_RUN_NUMBERS = {"warmup_ms": (float, 0, "--warmup"), "duration_s": (float, 0, "--duration"),
-                "iterations": (int, 1, "--iterations"), "max_iterations": (int, 1, "--max-iterations"),
-                "nvml_interval_ms": (float, 1, "--nvml-interval"), "device": (int, 0, "--device"),
-                "seed": (int, 0, "--seed"), "trials": (int, 1, "--trials"), "order_seed": (int, 0, "--order-seed")}
-
 
 def configure(values: Dict[str, Any], default_backend: Callable[[], str] = lambda: "onnxruntime"
               ) -> Tuple[Matrix, RunSettings, str]:
@@ -56,55 +49,18 @@ def configure(values: Dict[str, Any], default_backend: Callable[[], str] = lambd
         raise UserError(f"profile names must be unique, got {', '.join(names)}")
     matrix = Matrix(models, backends, batches, precisions, build_modes, tuple(profiles))
 
-    run: Dict[str, Any] = {}
-    known = {f.name for f in fields(RunSettings)}
-    for key, v in (filed.get("run") or {}).items():
-        if key not in known:
-            raise UserError(f"matrix file: unknown key {key!r} in [run]; known keys are {', '.join(sorted(known))}")
-        run[key] = v
-    for key, (cast, minimum, flag) in _RUN_NUMBERS.items():
-        if values.get(key) is not None:
-            run[key] = values[key]
-        if key in run:
-            run[key] = _number(flag, run[key], cast, minimum)
-    if values.get("isolation"):
-        run["isolation"] = values["isolation"]
-    if run.get("isolation", "process") not in ISOLATIONS:
-        raise UserError(f"unknown isolation {run['isolation']!r}: --isolation takes {', '.join(ISOLATIONS)}")
-    if values.get("mode"):
-        run["mode"] = values["mode"]
-    if run.get("mode", "latency") not in MODES:
-        raise UserError(f"unknown mode {run['mode']!r}: --mode takes {', '.join(MODES)}")
-    if values.get("cuda_graph") and values.get("no_cuda_graph"):
-        raise UserError("--cuda-graph and --no-cuda-graph contradict each other: give one")
-    for flag_dest, field_name, value in (("cuda_graph", "cuda_graph", True), ("no_cuda_graph", "cuda_graph", False),
-                                         ("cold", "cold", True), ("spin_wait", "spin_wait", True),
-                                         ("no_data_transfers", "data_transfers", False),
-                                         ("no_nvml", "nvml", False), ("no_accuracy", "check_accuracy", False),
-                                         ("layer_profile", "layer_profile", True)):
-        if values.get(flag_dest):
-            run[field_name] = value
-    if values.get("trt_typing"):
-        run["trt_typing"] = values["trt_typing"]
-    if values.get("mem_pool_size"):
-        run["trt_workspace_bytes"] = parse_mem_pool(values["mem_pool_size"])
-    if values.get("opt_level") is not None:
-        level = _number("--builderOptimizationLevel", values["opt_level"], int, 0)
-        if level > 5:
-            raise UserError(f"bad --builderOptimizationLevel {level}: it takes 0..5")
-        run["trt_opt_level"] = level
-    if values.get("verbose"):
-        run["verbose"] = True
-    if values.get("cache_dir"):
-        run["cache_dir"] = values["cache_dir"]
-    if values.get("calibration"):
-        if not Path(values["calibration"]).is_file():
-            raise UserError(f"calibration file {values['calibration']} does not exist: check the path")
-        run["calibration"] = values["calibration"]
-    tolerances = dict(filed.get("tolerances") or {})
+    return matrix, _settings(values, filed), values.get("results") or "results"
+
+
+def _settings(values: Dict[str, Any], filed: Dict[str, Any]) -> RunSettings:
+    """The file's [run] values, then the options over them; tolerances merge per precision and key."""
+    run = dict(filed.get("run") or {})
+    run.update(run_values_from_options(values))
+    tolerances = {prec: dict(t) for prec, t in (filed.get("tolerances") or {}).items()}
     for text in values.get("tolerances") or []:
-        tolerances.update(parse_tolerance(text))
+        for prec, t in parse_tolerance(text).items():
+            tolerances.setdefault(prec, {}).update(t)
     if tolerances:
         run["tolerances"] = tolerances
-    settings = RunSettings(**run)
-    return matrix, settings, values.get("results") or "results"
+    check_run(run)
+    return RunSettings(**run)

@@ -163,16 +163,6 @@ def profile_from_toml(name: str, table: dict) -> ShapeProfile:
                     f"min/opt/max = \"input:1x3x224x224\"")
 
 
-def _number(opt: str, text: Any, cast, minimum: float):
-    try:
-        value = cast(text)
-    except (TypeError, ValueError):
-        raise UserError(f"bad {opt} value {text!r}: give a number") from None
-    if value < minimum:
-        raise UserError(f"bad {opt} value {text!r}: it must be at least {minimum}")
-    return value
-
-
 _POOL_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 MAX_WORKSPACE_BYTES = 1 << 40  # 1 TiB: more than any GPU has; a bigger number is a typo
 

@@ -15,7 +15,7 @@
     opt = "tokens:8x32x128"
     max = "tokens:32x64x128"
 
-    [run]
+    [run]                   # RunSettings' field names (trtbench/config/settings.py)
     duration_s = 1.0
     mode = "latency"
 """
@@ -28,6 +28,7 @@ from typing import Any, Dict
 
 from trtbench.errors import UserError
 from trtbench.config.parse import parse_tolerance, profile_from_toml
+from trtbench.config.runfields import run_values_from_toml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,5 +71,8 @@ def load_matrix_file(path: str) -> Dict[str, Any]:
             values["tolerances"].update(parse_tolerance(f"{prec}:" + ",".join(f"{k}={v}" for k, v in table.items())))
     run = doc.get("run", {})
     if run:
-        values["run"] = dict(run)
+        try:
+            values["run"] = run_values_from_toml(run)
+        except UserError as exc:
+            raise UserError(f"matrix file {path}: {exc}") from None
     return values
