@@ -148,14 +148,61 @@ def test_good_mem_pool_sizes():
     assert _settings(mem_pool_size="workspace:2").trt_workspace_bytes == 2 << 20
 
 
-@pytest.mark.parametrize("values,message", [({"precisions": [""]}, "no precision given"),
-                                            ({"build_modes": [" "]}, "no build mode given")])
-def test_a_choice_axis_given_empty_is_an_error_not_nothing(values, message):
+@pytest.mark.parametrize("values,message", [
+    ({"models": [""]}, "no model given"), ({"backends": [","]}, "no backend given"),
+    ({"precisions": [""]}, "no precision given"), ({"build_modes": [" "]}, "no build mode given"),
+])
+def test_an_axis_given_empty_is_an_error_not_the_default(values, message):
     assert _error(values).startswith(message)
 
 
-
 # --- 2. matrix files with wrong types ---------------------------------------------------------------------------
+
+
+BAD_FILES = [
+    ("matrix = 5", "matrix = 5 is not a table: write a [matrix] table"),
+    ("profiles = 5", "profiles = 5 is not a table: write one [profiles.NAME] table per profile"),
+    ("[profiles]\ndyn = 5", "profiles.dyn = 5 is not a table: write [profiles.dyn] with batch = [1, 8, 32]"),
+    ("run = 5", "run = 5 is not a table: write a [run] table"),
+    ("tolerances = 5", "tolerances = 5 is not a table: write one [tolerances.PRECISION] table"),
+    ("[tolerances]\nfp16 = 5", "tolerances.fp16 = 5 is not a table: write [tolerances.fp16] with rel_l2 = 0.02"),
+    ("[extra]\nx = 1", "unknown top-level key(s) extra; the known tables are [matrix], [profiles], [run], "
+                       "[tolerances]"),
+    ('models = ["mlp"]', "unknown top-level key(s) models;"),
+    ('[matrix]\nmodels = "mlp"', "[matrix] models must be a list, e.g. models = ["),
+    ("[matrix]\nmodels = [5]", "bad [matrix] models item 5: give non-empty strings"),
+    ("[matrix]\nbackends = [true]", "bad [matrix] backends item true: give non-empty strings"),
+    ('[matrix]\nprecisions = [""]', "bad [matrix] precisions item '': give non-empty strings"),
+    ("[matrix]\nmodels = []", "[matrix] models is empty: list at least one"),
+    ("[matrix]\nbatches = []", "[matrix] batches is empty: list at least one, e.g. batches = [1, 8, 32], or leave"),
+    ("[matrix]\nbatches = [1.5]", "bad [matrix] batches item 1.5: give positive integers"),
+    ("[matrix]\nbatches = [true]", "bad [matrix] batches item true: give positive integers"),
+    ('[matrix]\nbatches = ["8"]', "bad [matrix] batches item '8': give positive integers"),
+    ("[matrix]\nbatches = [0]", "bad [matrix] batches item 0: give positive integers"),
+    ("[matrix]\nbatches = 8", "[matrix] batches must be a list"),
+    ("[matrix]\nmodel = ['mlp']", "unknown key(s) model in [matrix]; known keys are models, backends"),
+    ("[profiles.p]\nbatch = [1, true, 4]", "[profiles.p] batch must be [min, opt, max], three integers"),
+    ("[profiles.p]\nbatch = [1, 2.0, 4]", "[profiles.p] batch must be [min, opt, max], three integers"),
+    ('[profiles.p]\nbatch = [1, 2, 4]\nmin = "x:1x2"', "[profiles.p] gives both batch and min/opt/max"),
+    ("[profiles.p]\nbtach = [1, 2, 4]", "unknown key(s) btach in [profiles.p]; known keys are batch, min, opt, max"),
+    ("[profiles.p]\nmin = 5", '[profiles.p] min must be a string, e.g. min = "input:1x3x224x224"'),
+    ('[profiles.p]\nmin = "x:1x１"', "bad [profiles.p] min shape for x '1x１'"),
+    ('[profiles.p]\nmax = "x:1x2"', "[profiles.p] needs batch = [min, opt, max] or min/opt/max"),
+    ("[tolerances.fp16]\nrel_l2 = nan", "bad [tolerances.fp16] rel_l2 value nan: give a finite number > 0"),
+    ("[tolerances.fp16]\nrel_l2 = true", "bad [tolerances.fp16] rel_l2 value true: give a finite number > 0"),
+    ('[tolerances.fp16]\nrel_l2 = "0.1"', "bad [tolerances.fp16] rel_l2 value '0.1': give a finite number > 0, "),
+    ("[tolerances.fp16]\ntop1 = 1.5", "bad [tolerances.fp16] top1 value 1.5: give a finite number from 0 to 1"),
+    ("[tolerances.fp16]\nmax = 1", "unknown key(s) max in [tolerances.fp16]; keys are rel_l2 and top1"),
+    ("[tolerances.fp16]\n", "[tolerances.fp16] is empty: give rel_l2 and/or top1"),
+    ("[tolerances.fp64]\nrel_l2 = 0.1", "unknown precision 'fp64' in [tolerances]; precisions are fp32, tf32"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD_FILES)
+def test_matrix_file_with_wrong_types_is_a_one_line_error(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.toml").write_text(text + "\n", encoding="utf-8")
+    assert _error({"matrix": "m.toml", "models": ["mlp"]}).startswith("matrix file m.toml: " + message)
 
 
 BAD_RUN_TABLES = [

@@ -149,20 +149,6 @@ def _x(s) -> str:
     return "x".join(map(str, s))
 
 
-def profile_from_toml(name: str, table: dict) -> ShapeProfile:
-    if "batch" in table:
-        b = table["batch"]
-        if not (isinstance(b, list) and len(b) == 3 and all(isinstance(x, int) for x in b)):
-            raise UserError(f"profile {name} in the matrix file: batch must be [min, opt, max], e.g. [1, 8, 32]")
-        return batch_profile(name, *b)
-    if "min" in table:
-        def one(key):
-            return parse_shapes(table[key], f"profiles.{name}.{key}") if key in table else None
-        return shapes_profile(name, one("min"), one("opt"), one("max"))
-    raise UserError(f"profile {name} in the matrix file needs batch = [min, opt, max] or "
-                    f"min/opt/max = \"input:1x3x224x224\"")
-
-
 _POOL_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 MAX_WORKSPACE_BYTES = 1 << 40  # 1 TiB: more than any GPU has; a bigger number is a typo
 
