@@ -9,7 +9,8 @@ import pytest
 
 from trtbench.config.configure import configure
 from trtbench.config.options import ALL_OPTIONS, RUN_OPTIONS
-from trtbench.config.parse import parse_batches, parse_mem_pool, parse_profile, parse_shapes, parse_tolerance
+from trtbench.config.parse import (parse_batches, parse_mem_pool, parse_profile, parse_shapes, parse_tolerance,
+                                   split_models)
 from trtbench.config.runfields import (CHOICES, FIELD_OF_OPTION, FIELD_TYPES, FLAG_FIELDS, NOT_IN_RUN_TABLE,
                                        NUMBER_RULES, SPECIAL_OPTIONS)
 from trtbench.config.settings import RunSettings
@@ -312,6 +313,23 @@ def test_options_override_the_run_table_and_tolerances_merge_per_key(tmp_path):
     assert s.cuda_graph is True and s.trials == 4 and s.tolerances == {"fp16": {"rel_l2": 0.05, "top1": 0.9}}
     assert configure({"matrix": str(f), "models": ["mlp"]})[1].cuda_graph is False
     assert configure({"models": ["mlp"], "no_cuda_graph": True})[1].cuda_graph is False
+
+
+# --- 3. model paths with commas ---------------------------------------------------------------------------------
+
+def test_a_model_path_with_a_comma_is_one_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a,b.onnx").write_bytes(b"x")
+    assert split_models(["mlp,resnet"]) == ["mlp", "resnet"]
+    assert split_models(["d/a,b.onnx"]) == ["d/a,b.onnx"]
+    assert split_models(["mlp,d/a,b.onnx,resnet"]) == ["mlp", "d/a,b.onnx", "resnet"]
+    assert split_models(["d/x,y.onnx"]) == ["d/x", "y.onnx"]  # no such file: a list, as before
+    models = configure({"models": ["mlp,d/a,b.onnx"]})[0].models
+    assert [(m.name, m.path) for m in models] == [("mlp", None), ("a_b", "d/a,b.onnx")]
+    (tmp_path / "m.toml").write_text('[matrix]\nmodels = ["d/a,b.onnx"]\n')
+    assert [m.path for m in configure({"matrix": "m.toml"})[0].models] == ["d/a,b.onnx"]
+    assert "commas included" in {o.dest: o for o in ALL_OPTIONS}["models"].help
 
 
 # --- 5. the cuda graph switches ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from trtbench.config.parse import (parse_batches, parse_build_modes, parse_precisions, parse_profile, parse_shapes,
-                                   parse_tolerance, shapes_profile, split_list)
+                                   parse_tolerance, shapes_profile, split_list, split_models)
 from trtbench.config.runfields import check_run, run_values_from_options
 from trtbench.config.settings import RunSettings
 from trtbench.config.tomlfile import MatrixFile, load_matrix_file
@@ -40,7 +40,7 @@ def _axis(values: Dict[str, Any], filed: MatrixFile, key: str, split=split_list)
 
 def _matrix(values: Dict[str, Any], filed: MatrixFile, default_backend: Callable[[], str]) -> Matrix:
     """The axes; an axis given empty (``-m ""``) is an error, an axis not given takes its default."""
-    models = _axis(values, filed, "models")
+    models = _axis(values, filed, "models", split_models)
     if models == []:
         raise UserError("no model given: pass -m with a built-in model name or an .onnx path")
     backends = _axis(values, filed, "backends")

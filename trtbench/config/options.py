@@ -37,8 +37,9 @@ class Option:
 
 MATRIX_OPTIONS = (
     Option("matrix", ("--matrix",), "TOML matrix file (flags given as well override its axes)", metavar="FILE"),
-    Option("models", ("--model", "-m"), "built-in model name or .onnx path; repeat or comma-separate "
-           "(default: every built-in model)", "list", "MODEL"),
+    Option("models", ("--model", "-m"), "built-in model name or .onnx path; repeat or comma-separate; a value "
+           "that names an existing file is one path, commas included (default: every built-in model)", "list",
+           "MODEL"),
     Option("backends", ("--backend", "-b"), "backend(s): onnxruntime, torch, tensorrt (default: the best "
            "available: tensorrt, then torch on a GPU, then onnxruntime)", "list", "NAME"),
     Option("batches", ("--batch",), "batch size(s), e.g. 1,8,32 (default: 1,8)", "list", "N"),

@@ -5,6 +5,7 @@ Every failure is a ``UserError`` whose message says what is wrong and what the a
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -22,6 +23,32 @@ def split_list(values: Iterable[str]) -> List[str]:
     for v in values:
         out.extend(p.strip() for p in str(v).split(",") if p.strip())
     return out
+
+
+def split_models(values: Iterable[str]) -> List[str]:
+    """Model references: like ``split_list``, except that commas inside an existing file's path do not split.
+
+    ``-m mlp,resnet`` is two models; ``-m data/a,b.onnx`` is one file when ``data/a,b.onnx`` exists (so is
+    ``-m mlp,data/a,b.onnx``: at each position the longest comma-joined run that names a file wins)."""
+    out: List[str] = []
+    for v in values:
+        parts = str(v).split(",")
+        i = 0
+        while i < len(parts):
+            j = _end_of_file_name(parts, i)
+            item = ",".join(parts[i:j]).strip()
+            if item:
+                out.append(item)
+            i = j
+    return out
+
+
+def _end_of_file_name(parts: List[str], i: int) -> int:
+    """The end of the longest run ``parts[i:j]`` (two or more) that, comma-joined, is an existing file; else i+1."""
+    for j in range(len(parts), i + 1, -1):
+        if os.path.isfile(",".join(parts[i:j]).strip()):
+            return j
+    return i + 1
 
 
 def _ascii_int(text: str) -> Optional[int]:

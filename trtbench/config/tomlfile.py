@@ -24,7 +24,7 @@
 
 Every value is type-checked here, so a wrong one is a one-line ``UserError`` naming the file and the key,
 never a traceback later (nor a silently wrong setting: ``cuda_graph = "no"`` is an error, not true).
-A TOML list item is one value: ``models = ["a,b.onnx"]`` is one path, not split at the comma.
+A models item is one reference: ``models = ["a,b.onnx"]`` is one path, not split at the comma.
 """
 
 from __future__ import annotations
