@@ -4,11 +4,14 @@ settings; every bad value is a one-line UserError that names the option and the 
 import dataclasses
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from trtbench.config.configure import configure
-from trtbench.config.options import ALL_OPTIONS, RUN_OPTIONS
+from trtbench.config.options import ALL_OPTIONS, RUN_OPTIONS, add_pytest_options
 from trtbench.config.parse import (parse_batches, parse_mem_pool, parse_profile, parse_shapes, parse_tolerance,
                                    split_models)
 from trtbench.config.runfields import (CHOICES, FIELD_OF_OPTION, FIELD_TYPES, FLAG_FIELDS, NOT_IN_RUN_TABLE,
@@ -16,6 +19,7 @@ from trtbench.config.runfields import (CHOICES, FIELD_OF_OPTION, FIELD_TYPES, FL
 from trtbench.config.settings import RunSettings
 from trtbench.errors import UserError
 
+ROOT = Path(__file__).resolve().parents[1]
 FLAG = {o.dest: o.cli_flag for o in ALL_OPTIONS}
 
 
@@ -330,6 +334,46 @@ def test_a_model_path_with_a_comma_is_one_path(tmp_path, monkeypatch):
     (tmp_path / "m.toml").write_text('[matrix]\nmodels = ["d/a,b.onnx"]\n')
     assert [m.path for m in configure({"matrix": "m.toml"})[0].models] == ["d/a,b.onnx"]
     assert "commas included" in {o.dest: o for o in ALL_OPTIONS}["models"].help
+
+
+# --- 4. one parse for both front ends ---------------------------------------------------------------------------
+
+def _cli_values(args):
+    from trtbench.cli.main import build_parser
+
+    return vars(build_parser().parse_args(["run", *args]))
+
+
+def _pytest_values(args):
+    """What the plugin hands to configure: its options parsed by pytest's own parser, trtbench_DEST -> DEST."""
+    from _pytest.config.argparsing import Parser
+
+    parser = Parser(_ispytest=True)
+    add_pytest_options(parser.getgroup("trtbench"))
+    pytest_flag = {o.cli_flag: o.pytest_flag for o in ALL_OPTIONS}
+    ns = parser.parse([pytest_flag.get(a, a) for a in args])
+    return {o.dest: getattr(ns, "trtbench_" + o.dest) for o in ALL_OPTIONS}
+
+
+@pytest.mark.parametrize("args", [
+    ["--warmup", "inf"], ["--duration", "nan"], ["--batch", "1_0"], ["--iterations", "2.0"],
+    ["--max-iterations", "1", "--iterations", "2"], ["--tolerance", "fp16:rel_l2=nan"],
+    ["--memPoolSize", "workspace:inf"], ["--nvml-interval", "0.5"], ["--order-seed", "１０"], ["--trials", "0"],
+    ["--device", "-1"], ["--builderOptimizationLevel", "6"], ["--cuda-graph", "--no-cuda-graph"],
+    ["--model", ""], ["--precision", "fp64"], ["--profile", "dyn:1,x,4"],
+])
+def test_the_same_bad_value_gets_the_same_message_from_both_front_ends(args):
+    cli, plugin = _cli_values(args), _pytest_values(args)
+    assert {k: plugin[k] for k in FLAG} == {k: cli[k] for k in FLAG}
+    assert _error(cli) == _error(plugin)
+
+
+def test_cli_rejects_an_infinite_warmup_at_once():
+    """``--warmup inf`` used to warm up forever; now it is exit 2 with one line, before anything runs."""
+    r = subprocess.run([sys.executable, "-m", "trtbench", "run", "--warmup", "inf"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip() == ("trtbench: error: bad --warmup value 'inf': give a finite "
+                                                      "number of milliseconds >= 0"), r.stderr
 
 
 # --- 5. the cuda graph switches ---------------------------------------------------------------------------------
