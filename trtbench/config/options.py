@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from trtbench.config.settings import ISOLATIONS, MODES
+from trtbench.config.settings import ISOLATIONS, MODES, TRT_TYPINGS
 from trtbench.matrix.axes import BUILD_MODES, PRECISIONS
 
 
@@ -23,17 +23,23 @@ class Option:
     choices: Optional[Tuple[str, ...]] = None
 
     @property
+    def cli_flag(self) -> str:
+        """The long flag, the option's name in error messages (the pytest plugin's is this under a prefix)."""
+        return next(f for f in self.flags if f.startswith("--"))
+
+    @property
     def pytest_flag(self) -> str:
         """The CLI's long flag under the ``--trtbench-`` prefix: --backend -> --trtbench-backend,
         --minShapes -> --trtbench-min-shapes."""
-        long = next(f for f in self.flags if f.startswith("--"))[2:]
+        long = self.cli_flag[2:]
         return "--trtbench-" + "".join("-" + c.lower() if c.isupper() else c for c in long)
 
 
 MATRIX_OPTIONS = (
     Option("matrix", ("--matrix",), "TOML matrix file (flags given as well override its axes)", metavar="FILE"),
-    Option("models", ("--model", "-m"), "built-in model name or .onnx path; repeat or comma-separate "
-           "(default: every built-in model)", "list", "MODEL"),
+    Option("models", ("--model", "-m"), "built-in model name or .onnx path; repeat or comma-separate; a value "
+           "that names an existing file is one path, commas included (default: every built-in model)", "list",
+           "MODEL"),
     Option("backends", ("--backend", "-b"), "backend(s): onnxruntime, torch, tensorrt (default: the best "
            "available: tensorrt, then torch on a GPU, then onnxruntime)", "list", "NAME"),
     Option("batches", ("--batch",), "batch size(s), e.g. 1,8,32 (default: 1,8)", "list", "N"),
@@ -91,7 +97,7 @@ RUN_OPTIONS = (
     Option("layer_profile", ("--layer-profile",), "also run a separate per-layer profiling pass (TensorRT)",
            "flag"),
     Option("trt_typing", ("--trt-typing",), "TensorRT precision route: weak (builder flags, 8.6/10.x), strong "
-           "(typed model, 10.x/11.x) or auto (strong on 11, weak before)", choices=("auto", "weak", "strong")),
+           "(typed model, 10.x/11.x) or auto (strong on 11, weak before)", choices=TRT_TYPINGS),
     Option("mem_pool_size", ("--memPoolSize",), "TensorRT workspace limit, trtexec syntax workspace:1024 (MiB; "
            "K/M/G suffixes allowed)", metavar="POOL:SIZE"),
     Option("opt_level", ("--builderOptimizationLevel",), "TensorRT builder optimization level 0-5 (default 3)",

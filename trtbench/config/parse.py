@@ -5,13 +5,16 @@ Every failure is a ``UserError`` whose message says what is wrong and what the a
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from trtbench.config.numbers import NumberRule, parse_number, read_number, show
 from trtbench.errors import UserError
 from trtbench.matrix.spec import BUILD_MODES, PRECISIONS, InputRange, ShapeProfile
 
 _NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() and int() also take '１０' and '1_0'
 
 
 def split_list(values: Iterable[str]) -> List[str]:
@@ -22,13 +25,43 @@ def split_list(values: Iterable[str]) -> List[str]:
     return out
 
 
+def split_models(values: Iterable[str]) -> List[str]:
+    """Model references: like ``split_list``, except that commas inside an existing file's path do not split.
+
+    ``-m mlp,resnet`` is two models; ``-m data/a,b.onnx`` is one file when ``data/a,b.onnx`` exists (so is
+    ``-m mlp,data/a,b.onnx``: at each position the longest comma-joined run that names a file wins)."""
+    out: List[str] = []
+    for v in values:
+        parts = str(v).split(",")
+        i = 0
+        while i < len(parts):
+            j = _end_of_file_name(parts, i)
+            item = ",".join(parts[i:j]).strip()
+            if item:
+                out.append(item)
+            i = j
+    return out
+
+
+def _end_of_file_name(parts: List[str], i: int) -> int:
+    """The end of the longest run ``parts[i:j]`` (two or more) that, comma-joined, is an existing file; else i+1."""
+    for j in range(len(parts), i + 1, -1):
+        if os.path.isfile(",".join(parts[i:j]).strip()):
+            return j
+    return i + 1
+
+
+def _ascii_int(text: str) -> Optional[int]:
+    """``"32"`` -> 32; anything but plain ASCII digits (signs, '_', '１０', '2.0') -> None."""
+    text = text.strip()
+    return int(text) if _DIGITS.fullmatch(text) and len(text) < 100 else None
+
+
 def parse_shape(text: str, what: str = "shape") -> Tuple[int, ...]:
     """``"1x3x224x224"`` -> ``(1, 3, 224, 224)``."""
-    parts = text.strip().lower().split("x")
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        raise UserError(f"bad {what} {text!r}: write dimensions joined by 'x', e.g. 1x3x224x224") from None
+    dims = tuple(_ascii_int(p) for p in text.strip().lower().split("x"))
+    if None in dims:
+        raise UserError(f"bad {what} {text!r}: write positive integers joined by 'x', e.g. 1x3x224x224")
     if any(d <= 0 for d in dims):
         raise UserError(f"bad {what} {text!r}: every dimension must be a positive integer")
     return dims
@@ -50,21 +83,25 @@ def parse_shapes(text: str, flag: str = "--shapes") -> Dict[str, Tuple[int, ...]
 
 
 def parse_batches(values: Iterable) -> Tuple[int, ...]:
+    """``["1,8", "32"]`` (option strings, repeated or comma-separated; integers pass too) -> ``(1, 8, 32)``."""
     items: List = []
     for v in values:
-        items.extend([v] if isinstance(v, int) and not isinstance(v, bool) else split_list([v]))
-    out = []
-    for v in items:
-        try:
-            b = int(v)
-        except (TypeError, ValueError):
-            raise UserError(f"bad batch size {v!r}: batch sizes are positive integers, e.g. --batch 1,8,32") from None
-        if b <= 0:
-            raise UserError(f"bad batch size {b}: batch sizes are positive integers")
-        out.append(b)
+        items.extend([v] if not isinstance(v, str) else split_list([v]))
+    out = [positive_int(v, "--batch", "--batch 1,8,32") for v in items]
     if not out:
         raise UserError("no batch size given: pass --batch 1,8")
     return tuple(dict.fromkeys(out))
+
+
+def positive_int(raw: Any, name: str, example: str) -> int:
+    """A batch-like count: an ASCII digit string or a (non-boolean) integer, > 0."""
+    if isinstance(raw, str):
+        value = _ascii_int(raw)
+    else:
+        value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+    if value is None or value <= 0:
+        raise UserError(f"bad {name} value {show(raw)}: give positive integers, e.g. {example}")
+    return value
 
 
 def parse_choices(values: Iterable[str], allowed: Sequence[str], what: str, flag: str) -> Tuple[str, ...]:
@@ -73,6 +110,8 @@ def parse_choices(values: Iterable[str], allowed: Sequence[str], what: str, flag
         if v not in allowed:
             raise UserError(f"unknown {what} {v!r}: {flag} takes {', '.join(allowed)}")
         out.append(v)
+    if not out:
+        raise UserError(f"no {what} given: {flag} takes {', '.join(allowed)}")
     return tuple(dict.fromkeys(out))
 
 
@@ -105,10 +144,9 @@ def parse_profile(text: str) -> ShapeProfile:
     if len(nums) != 3:
         raise UserError(f"bad --profile {text!r}: write NAME:MIN,OPT,MAX for the batch dimension, e.g. dyn:1,8,32 "
                         f"(per-input shapes: --minShapes/--optShapes/--maxShapes)")
-    try:
-        lo, opt, hi = (int(n) for n in nums)
-    except ValueError:
-        raise UserError(f"bad --profile {text!r}: MIN, OPT and MAX are integers, e.g. dyn:1,8,32") from None
+    lo, opt, hi = (_ascii_int(n) for n in nums)
+    if lo is None or opt is None or hi is None:
+        raise UserError(f"bad --profile {text!r}: MIN, OPT and MAX are positive integers, e.g. dyn:1,8,32")
     return batch_profile(name, lo, opt, hi)
 
 
@@ -138,28 +176,8 @@ def _x(s) -> str:
     return "x".join(map(str, s))
 
 
-def profile_from_toml(name: str, table: dict) -> ShapeProfile:
-    if "batch" in table:
-        b = table["batch"]
-        if not (isinstance(b, list) and len(b) == 3 and all(isinstance(x, int) for x in b)):
-            raise UserError(f"profile {name} in the matrix file: batch must be [min, opt, max], e.g. [1, 8, 32]")
-        return batch_profile(name, *b)
-    if "min" in table:
-        def one(key):
-            return parse_shapes(table[key], f"profiles.{name}.{key}") if key in table else None
-        return shapes_profile(name, one("min"), one("opt"), one("max"))
-    raise UserError(f"profile {name} in the matrix file needs batch = [min, opt, max] or "
-                    f"min/opt/max = \"input:1x3x224x224\"")
-
-
-def _number(opt: str, text: Any, cast, minimum: float):
-    try:
-        value = cast(text)
-    except (TypeError, ValueError):
-        raise UserError(f"bad {opt} value {text!r}: give a number") from None
-    if value < minimum:
-        raise UserError(f"bad {opt} value {text!r}: it must be at least {minimum}")
-    return value
+_POOL_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+MAX_WORKSPACE_BYTES = 1 << 40  # 1 TiB: more than any GPU has; a bigger number is a typo
 
 
 def parse_mem_pool(text: str) -> int:
@@ -168,20 +186,29 @@ def parse_mem_pool(text: str) -> int:
     if not sep or pool.strip().lower() != "workspace":
         raise UserError(f"bad --memPoolSize {text!r}: write workspace:SIZE, e.g. workspace:1024 (MiB) or workspace:2G")
     size = size.strip().upper().replace("IB", "").rstrip("B")
-    unit = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(size[-1:], 1 << 20)
-    number = size[:-1] if size[-1:] in "KMG" else size
-    try:
-        value = float(number)
-    except ValueError:
-        raise UserError(f"bad --memPoolSize {text!r}: the size must be a number, e.g. workspace:1024") from None
-    if value <= 0:
-        raise UserError(f"bad --memPoolSize {text!r}: the size must be positive")
-    return int(value * unit)
+    unit = _POOL_UNITS.get(size[-1:], 1 << 20)
+    number = read_number(size[:-1] if size[-1:] in _POOL_UNITS else size,
+                         NumberRule(float, 0, MAX_WORKSPACE_BYTES / unit, above=True))  # bounded before scaling
+    if number is None or int(number * unit) <= 0:
+        raise UserError(f"bad --memPoolSize {text!r}: give workspace:SIZE with a finite SIZE from 1 byte to 1T, "
+                        f"in MiB or with a K/M/G suffix, e.g. workspace:1024 or workspace:2G")
+    return int(number * unit)
+
+
+#: accuracy tolerance keys -> what each may be (rel_l2: relative L2 error; top1: top-1 agreement, a fraction)
+TOLERANCE_RULES = {"rel_l2": NumberRule(float, 0, above=True), "top1": NumberRule(float, 0, 1)}
+
+
+def tolerance_value(key: str, raw: Any, name: str, text_ok: bool = True) -> float:
+    """One tolerance value (``key`` one of ``TOLERANCE_RULES``), checked the same for ``--tolerance`` strings and
+    ``[tolerances]`` TOML tables; ``name`` says where it came from, e.g. ``--tolerance fp16:rel_l2``."""
+    return float(parse_number(raw, TOLERANCE_RULES[key], name, text_ok))
 
 
 def parse_tolerance(text: str) -> Dict[str, Dict[str, float]]:
     """``fp16:rel_l2=0.02,top1=0.97`` -> ``{"fp16": {"rel_l2": 0.02, "top1": 0.97}}``."""
     prec, sep, rest = str(text).partition(":")
+    prec = prec.strip()
     if not sep or prec not in PRECISIONS:
         raise UserError(f"bad --tolerance {text!r}: write PRECISION:rel_l2=X[,top1=Y], PRECISION one of "
                         f"{', '.join(PRECISIONS)}")
@@ -189,12 +216,9 @@ def parse_tolerance(text: str) -> Dict[str, Dict[str, float]]:
     for item in rest.split(","):
         key, eq, val = item.partition("=")
         key = key.strip()
-        if not eq or key not in ("rel_l2", "top1"):
+        if not eq or key not in TOLERANCE_RULES:
             raise UserError(f"bad --tolerance {text!r}: keys are rel_l2 and top1, e.g. fp16:rel_l2=0.02,top1=0.97")
-        try:
-            out[key] = float(val)
-        except ValueError:
-            raise UserError(f"bad --tolerance {text!r}: {val!r} is not a number") from None
+        out[key] = tolerance_value(key, val, f"--tolerance {prec}:{key}")
     return {prec: out}
 
 

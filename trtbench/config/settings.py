@@ -8,6 +8,7 @@ from typing import Dict, Optional
 
 MODES = ("latency", "throughput")
 ISOLATIONS = ("process", "inline")
+TRT_TYPINGS = ("auto", "weak", "strong")
 
 
 def default_cache_dir() -> str:
