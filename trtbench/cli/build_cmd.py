@@ -14,6 +14,7 @@ from trtbench.backends.prepare import profile_misfit
 from trtbench.backends.tensorrt.backend import make_logger, trt_for_command
 from trtbench.backends.tensorrt.build import BuildSpec, build_engine
 from trtbench.backends.tensorrt.compat import TensorRTError
+from trtbench.config.numbers import NumberRule, parse_number
 from trtbench.config.parse import parse_mem_pool, parse_shapes, shapes_profile
 from trtbench.config.settings import RunSettings
 from trtbench.errors import UserError
@@ -42,14 +43,18 @@ def register(sub) -> None:
     p.add_argument("--versionCompatible", action="store_true", help="build a version-compatible plan (runs on the "
                    "lean runtime of later TensorRT versions)")
     p.add_argument("--memPoolSize", metavar="POOL:SIZE", help="workspace:1024 (MiB; K/M/G suffixes allowed)")
-    p.add_argument("--builderOptimizationLevel", type=int, metavar="N", help="0-5 (default 3)")
+    p.add_argument("--builderOptimizationLevel", metavar="N", help="0-5 (default 3)")
     p.add_argument("--timingCacheFile", metavar="FILE", help="timing cache to load and update")
-    p.add_argument("--device", type=int, default=0, metavar="N", help="CUDA device (default 0)")
+    p.add_argument("--device", default="0", metavar="N", help="CUDA device (default 0)")
     p.add_argument("--verbose", action="store_true", help="print TensorRT's log")
     p.set_defaults(func=cmd_build)
 
 
 def cmd_build(args) -> int:
+    args.device = int(parse_number(args.device, NumberRule(int, 0, 1023), "--device"))
+    if args.builderOptimizationLevel is not None:
+        args.builderOptimizationLevel = int(parse_number(args.builderOptimizationLevel, NumberRule(int, 0, 5),
+                                                         "--builderOptimizationLevel"))
     chosen = [f for f in ("fp16", "bf16", "int8", "fp8") if getattr(args, f)]
     if args.precision and chosen or len(chosen) > 1:
         raise UserError("give one precision: --precision P or one of --fp16/--bf16/--int8/--fp8")

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
 from trtbench.compare.engine import compare_runs, env_mismatches
 from trtbench.compare.load import load_runs
 from trtbench.compare.rules import AB_DEFAULT_SPECS, DEFAULT_SPECS, parse_specs
+from trtbench.config.numbers import NumberRule, parse_number
 from trtbench.config.options import ALL_OPTIONS, add_argparse_options
 from trtbench.errors import RegressionFound, UserError
 from trtbench.gate.outputs import as_json, junit, markdown, status_line
@@ -66,17 +66,6 @@ def add_gate_options(p, defaults) -> None:
     p.set_defaults(gate_defaults=tuple(defaults))
 
 
-def _number(flag: str, text, lo: float, hi: float, lo_open: bool = False) -> float:
-    try:
-        value = float(str(text).strip()) if str(text).strip().isascii() else math.nan
-    except ValueError:
-        value = math.nan
-    ok = math.isfinite(value) and (value > lo if lo_open else value >= lo) and value < hi
-    if not ok:
-        raise UserError(f"bad {flag} {text!r}: give a finite number {'>' if lo_open else '>='} {lo:g} and < {hi:g}")
-    return value
-
-
 def _write(path: str, text: str, flag: str) -> None:
     p = Path(path)
     try:
@@ -89,8 +78,8 @@ def _write(path: str, text: str, flag: str) -> None:
 
 def run_gate(base_paths, cand_paths, args, history_paths=None) -> int:
     specs = parse_specs(args.fail_on, args.gate_defaults)
-    fdr = _number("--fdr", args.fdr, 0.0, 1.0, lo_open=True)
-    floor_us = _number("--min-change-us", args.min_change_us, 0.0, 1e9)
+    fdr = parse_number(args.fdr, NumberRule(float, 0.0, 0.5, above=True), "--fdr")
+    floor_us = parse_number(args.min_change_us, NumberRule(float, 0.0, 1e6, unit="microseconds"), "--min-change-us")
     base, cand = load_runs(base_paths, "baseline results"), load_runs(cand_paths, "candidate results")
     history = load_runs(history_paths, "history results") if history_paths else []
     mismatch = env_mismatches(base, cand)

@@ -6,11 +6,11 @@ turns the raw values (from either front end, plus an optional matrix file) into 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from trtbench.config.settings import ISOLATIONS, MODES, TRT_TYPINGS
-from trtbench.matrix.axes import BUILD_MODES, PRECISIONS
+from trtbench.matrix.axes import PRECISIONS
 
 
 @dataclass(frozen=True)

@@ -222,19 +222,7 @@ def parse_tolerance(text: str) -> Dict[str, Dict[str, float]]:
     return {prec: out}
 
 
+
 def strict_int(flag: str, text: Any, minimum: int) -> int:
-    """An integer option from a string or a TOML/JSON integer: ASCII digits only (no '1_0', no full-width
-    digits, no '2.0', no booleans), at least ``minimum``."""
-    if isinstance(text, bool):
-        raise UserError(f"bad {flag} value {text!r}: give a whole number >= {minimum}")
-    if isinstance(text, int):
-        value = text
-    else:
-        t = str(text).strip()
-        body = t[1:] if t[:1] in "+-" else t
-        if not (body.isascii() and body.isdigit()):
-            raise UserError(f"bad {flag} value {text!r}: give a whole number >= {minimum}")
-        value = int(t)
-    if value < minimum:
-        raise UserError(f"bad {flag} value {text!r}: it must be at least {minimum}")
-    return value
+    """An integer option (``--rounds``, ``--device``...): ASCII digits only, at least ``minimum``."""
+    return int(parse_number(text, NumberRule(int, minimum), flag))
