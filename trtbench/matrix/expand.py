@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional, Tuple
 
 from trtbench.matrix.axes import backend_info
@@ -65,6 +65,15 @@ def expand(matrix: Matrix) -> Tuple[List[Variant], List[Exclusion]]:
                 exclude(p, f"batch {batch} is outside profile {p.name} (batch {lo}..{hi})")
             else:
                 variants.append(Variant(model, info.name, batch, precision, mode, p))
+    variants = [x for v in variants for x in _swept(matrix, v)]
     seen = set()
     unique = [v for v in variants if not (v in seen or seen.add(v))]
     return unique, excluded
+
+
+def _swept(matrix: Matrix, v: Variant) -> List[Variant]:
+    """The variant at every value of the swept named dims, every concurrency and every request rate."""
+    names = [n for n, _ in matrix.dims]
+    return [replace(v, dims=tuple(zip(names, values)), concurrency=c, request_rate=r)
+            for values in itertools.product(*[vals for _, vals in matrix.dims])
+            for c in matrix.concurrencies for r in matrix.request_rates]

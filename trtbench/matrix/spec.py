@@ -64,7 +64,9 @@ def _x(shape: Shape) -> str:
 
 @dataclass(frozen=True)
 class Variant:
-    """One point of the matrix. ``id`` is stable and readable: ``resnet-onnxruntime-fp32-explicit-dyn-b8``."""
+    """One point of the matrix. ``id`` is stable and readable: ``resnet-onnxruntime-fp32-explicit-dyn-b8``;
+    with a swept dynamic dimension ``...-dyn-seq512-b8``, with queries in flight ``...-b8-c4``, open loop
+    at a request rate ``...-b8-c4-r200``."""
 
     model: ModelSource
     backend: str
@@ -72,26 +74,35 @@ class Variant:
     precision: str = "fp32"
     build_mode: str = "explicit"
     profile: Optional[ShapeProfile] = None
+    dims: Tuple[Tuple[str, int], ...] = ()  # values of swept named dynamic dims, e.g. (("seq", 512),)
+    concurrency: int = 1  # queries in flight
+    request_rate: Optional[float] = None  # open-loop arrivals per second (None: closed loop)
 
     @property
     def id(self) -> str:
         parts = [self.model.name, self.backend, self.precision, self.build_mode]
         if self.profile is not None:
             parts.append(self.profile.name)
+        parts += [f"{name}{value}" for name, value in self.dims]
         parts.append(f"b{self.batch}")
+        if self.concurrency != 1:
+            parts.append(f"c{self.concurrency}")
+        if self.request_rate is not None:
+            parts.append(f"r{self.request_rate:g}")
         return "-".join(parts)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "model": self.model.name, "model_path": self.model.path, "plan": self.model.plan,
-                "backend": self.backend,
-                "batch": self.batch, "precision": self.precision, "build_mode": self.build_mode,
-                "profile": self.profile.to_dict() if self.profile else None}
+                "backend": self.backend, "batch": self.batch, "precision": self.precision,
+                "build_mode": self.build_mode, "profile": self.profile.to_dict() if self.profile else None,
+                "dims": dict(self.dims), "concurrency": self.concurrency, "request_rate": self.request_rate}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Variant":
         return cls(ModelSource(d["model"], d.get("model_path"), bool(d.get("plan"))), d["backend"], int(d["batch"]),
-                   d["precision"],
-                   d["build_mode"], ShapeProfile.from_dict(d["profile"]) if d.get("profile") else None)
+                   d["precision"], d["build_mode"], ShapeProfile.from_dict(d["profile"]) if d.get("profile") else None,
+                   tuple((str(k), int(v)) for k, v in (d.get("dims") or {}).items()), int(d.get("concurrency") or 1),
+                   float(d["request_rate"]) if d.get("request_rate") is not None else None)
 
 
 @dataclass(frozen=True)
@@ -104,9 +115,13 @@ class Matrix:
     precisions: Tuple[str, ...] = ("fp32",)
     build_modes: Tuple[str, ...] = ("explicit",)
     profiles: Tuple[ShapeProfile, ...] = field(default=())
+    dims: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()  # swept named dynamic dims: (("seq", (128, 512)),)
+    concurrencies: Tuple[int, ...] = (1,)
+    request_rates: Tuple[Optional[float], ...] = (None,)
 
     def to_dict(self) -> dict:
         return {"models": [{"name": m.name, "path": m.path} for m in self.models],
                 "backends": list(self.backends), "batches": list(self.batches),
                 "precisions": list(self.precisions), "build_modes": list(self.build_modes),
-                "profiles": [p.to_dict() for p in self.profiles]}
+                "profiles": [p.to_dict() for p in self.profiles], "dims": {k: list(v) for k, v in self.dims},
+                "concurrencies": list(self.concurrencies), "request_rates": list(self.request_rates)}
