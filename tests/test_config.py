@@ -325,7 +325,16 @@ def test_a_model_path_with_a_comma_is_one_path(tmp_path, monkeypatch):
     models = configure({"models": ["mlp,d/a,b.onnx"]})[0].models
     assert [(m.name, m.path) for m in models] == [("mlp", None), ("a_b", "d/a,b.onnx")]
     (tmp_path / "m.toml").write_text('[matrix]\nmodels = ["d/a,b.onnx"]\n')
-    assert [m.path for m in configure({"matrix": "m.toml"})[0].models] == ["d/a,b.onnx"]
+    assert [m.path for m in configure({"matrix": "m.toml"})[0].models] == [str(tmp_path / "d" / "a,b.onnx")]
+
+
+def test_relative_model_paths_in_a_matrix_file_are_relative_to_the_file(tmp_path, monkeypatch):
+    (tmp_path / "proj" / "models").mkdir(parents=True)
+    (tmp_path / "proj" / "models" / "m.onnx").write_bytes(b"x")
+    (tmp_path / "proj" / "bench.toml").write_text('[matrix]\nmodels = ["models/m.onnx", "mlp"]\n')
+    monkeypatch.chdir(tmp_path)  # elsewhere: the file's folder decides, not the working directory
+    models = configure({"matrix": "proj/bench.toml"})[0].models
+    assert [m.path for m in models] == [str(tmp_path / "proj" / "models" / "m.onnx"), None]
     assert "commas included" in {o.dest: o for o in ALL_OPTIONS}["models"].help
 
 

@@ -24,13 +24,16 @@
 
 Every value is type-checked here, so a wrong one is a one-line ``UserError`` naming the file and the key,
 never a traceback later (nor a silently wrong setting: ``cuda_graph = "no"`` is an error, not true).
-A models item is one reference: ``models = ["a,b.onnx"]`` is one path, not split at the comma.
+A models item is one reference: ``models = ["a,b.onnx"]`` is one path, not split at the comma. A relative
+model path (and ``calibration``) that exists beside the matrix file is taken from there; otherwise from the
+working directory.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
@@ -72,9 +75,22 @@ def load_matrix_file(path: str) -> MatrixFile:
     """Read and check a matrix file; every error names the file."""
     doc = _read(path)
     try:
-        return _from_document(doc)
+        filed = _from_document(doc)
     except UserError as exc:
         raise UserError(f"matrix file {path}: {exc}") from None
+    if "models" in filed.axes:  # a relative model path is relative to the matrix file, like an include
+        here = Path(path).resolve().parent
+        models = tuple(str(here / m) if _is_relative_path(m) and (here / m).exists() else m
+                       for m in filed.axes["models"])
+        filed = replace(filed, axes=dict(filed.axes, models=models))
+    calibration = filed.run.get("calibration")
+    if calibration and not Path(calibration).is_absolute() and (Path(path).resolve().parent / calibration).exists():
+        filed = replace(filed, run=dict(filed.run, calibration=str(Path(path).resolve().parent / calibration)))
+    return filed
+
+
+def _is_relative_path(ref: str) -> bool:
+    return (os.sep in ref or ref.endswith(".onnx")) and not Path(ref).is_absolute()
 
 
 def _read(path: str) -> Dict[str, Any]:
