@@ -7,9 +7,16 @@ import numpy as np
 
 
 def to_bf16_bits(a: np.ndarray) -> np.ndarray:
-    u = np.ascontiguousarray(a, np.float32).view(np.uint32).astype(np.uint64)
+    """float32 -> bfloat16 bit patterns, round to nearest even. A NaN stays a NaN (a quiet one, sign kept):
+    rounding its payload could carry into the exponent and make it an infinity."""
+    f = np.ascontiguousarray(a, np.float32)
+    u = f.view(np.uint32).astype(np.uint64)
     u = u + 0x7FFF + ((u >> 16) & 1)
-    return (u >> 16).astype(np.uint16)
+    out = (u >> 16).astype(np.uint16)
+    nan = np.isnan(f)
+    if nan.any():
+        out[nan] = ((f.view(np.uint32)[nan] >> 16) & 0x8000).astype(np.uint16) | 0x7FC0
+    return out
 
 
 def from_bf16_bits(bits: np.ndarray) -> np.ndarray:

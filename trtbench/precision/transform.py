@@ -17,6 +17,7 @@ Results are cached by (model content hash, precision) in memory for the run.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -52,18 +53,43 @@ def apply_precision(model: onnx.ModelProto, precision: str, settings=None,
     if key in _CACHE:
         return _CACHE[key]
     disk = _disk_path(key, settings) if precision not in ("fp32", "tf32") else None
-    if disk is not None and disk.is_file() and disk.with_suffix(".method").is_file():
-        try:
-            _CACHE[key] = ConvertedModel(onnx.load(str(disk)), disk.with_suffix(".method").read_text())
-            return _CACHE[key]
-        except Exception:
-            pass  # unreadable: convert again
+    cached = _read_cached(disk) if disk is not None else None
+    if cached is not None:
+        _CACHE[key] = cached
+        return cached
     _CACHE[key] = _convert(model, precision, calibration, seed=getattr(settings, "seed", 0))
     if disk is not None:
-
-        _atomic_write(disk, _CACHE[key].model.SerializeToString())
-        _atomic_write(disk.with_suffix(".method"), _CACHE[key].method.encode())
+        _write_cached(disk, _CACHE[key])
     return _CACHE[key]
+
+
+def _read_cached(disk: Path) -> Optional[ConvertedModel]:
+    """A converted model from the disk cache, only when its record (an object with the size and sha256 of the
+    model file) matches the file: a truncated or corrupt file, or a damaged record, means convert again."""
+    try:
+        meta = json.loads(disk.with_suffix(".json").read_text(encoding="utf-8"))
+        data = disk.read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("size") != len(data) or \
+            meta.get("sha256") != hashlib.sha256(data).hexdigest() or not isinstance(meta.get("method"), str):
+        return None
+    try:
+        return ConvertedModel(onnx.load_from_string(data), meta["method"])
+    except Exception:  # a file that hashes right but does not parse: convert again
+        return None
+
+
+def _write_cached(disk: Path, converted: ConvertedModel) -> None:
+    """Best effort: a cache folder that cannot be written (read-only, full) costs a conversion next time,
+    never the variant."""
+    data = converted.model.SerializeToString()
+    meta = {"method": converted.method, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    try:
+        _atomic_write(disk, data)
+        _atomic_write(disk.with_suffix(".json"), json.dumps(meta).encode())
+    except OSError:
+        pass
 
 
 def _disk_path(key, settings):

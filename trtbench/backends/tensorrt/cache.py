@@ -41,7 +41,9 @@ class EngineCache:
         except (OSError, ValueError) as exc:
             self.last_miss = f"unreadable cache entry ({exc})"
             return None
-        if meta.get("key") != key:
+        if not isinstance(meta, dict):
+            self.last_miss = "cache record is not a JSON object (damaged)"
+        elif meta.get("key") != key:
             self.last_miss = "cache record is for another key"
         elif meta.get("size") != len(data):
             self.last_miss = f"plan is {len(data)} bytes, the record says {meta.get('size')} (truncated?)"
