@@ -64,6 +64,7 @@ torch)
   step tests-torch python3 -m pytest tests/test_gpu.py tests/test_backends_cpu.py -q -p no:cacheprovider -rs
   step repro-torch python3 bench/repro_runs.py --runs 5 --out "$P/repro-torch" -- -b torch -m resnet,transformer \
     --batch 1,64 --precision fp32,fp16 --build-mode implicit --warmup 100 --duration 0.2
+  step targets python3 bench/gpu_targets.py "$P/gpu-targets.json"
   step nvml python3 bench/nvml_overhead.py --out "$P/nvml" --pairs 3 -- -b torch -m transformer --precision fp16 \
     --batch 32 --build-mode implicit --warmup 100 --duration 0.3
   ;;

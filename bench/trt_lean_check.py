@@ -17,7 +17,7 @@ import sys
 def main(other_plan=None) -> int:
     from trtbench.backends.tensorrt.backend import make_logger
     from trtbench.backends.tensorrt.compat import load_trt
-    from trtbench.backends.tensorrt.plan_run import describe_plan
+    from trtbench.backends.tensorrt.engine_file import describe_plan
     from trtbench.errors import UserError
 
     api = load_trt()
