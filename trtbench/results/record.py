@@ -298,8 +298,8 @@ class VariantRecord:
             trials = (Trial.measured(s, index=0, round=0, position=0, process="v1", reloaded=True, started=0.0,
                                      ended=0.0, compute_timing=_v1_timing(d.get("timing") or {})),)
             planned = 1
-        else:
-            trials, planned = (), 0
+        else:  # a schema-2 record line: its trials are separate lines, its planned count is here
+            trials, planned = (), int(d.get("planned_trials") or 0)
         return cls(variant, vid, str(d["status"]), d.get("reason"), d.get("error"), d.get("shapes") or {},
                    d.get("backend") or {}, d.get("timing") or {}, trials, planned, tuple(d.get("quality") or ()),
                    d.get("nvml"), d.get("accuracy"), d.get("artifacts"), d.get("started"),
