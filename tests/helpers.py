@@ -88,10 +88,11 @@ def measure_variant(variant, settings, results_dir, **kw):
 MACHINE = {"host": "test-host", "os": "test-os", "cpu": "test-cpu", "python": "3", "packages": {}, "gpu": None}
 
 
-def trial_of(compute_ms, index=0, *, round=None, h2d_ms=None, d2h_ms=None, queries_per_s=None, process="inline",
-             compute_timing="host"):
+def trial_of(compute_ms, index=0, *, round=None, h2d_ms=None, d2h_ms=None, enqueue_ms=None, queries_per_s=None,
+             process="inline", compute_timing="host", **kw):
     """A ``Trial`` whose per-query samples are given (compute), with h2d/d2h samples (default 10% of compute),
-    latency = h2d + compute + d2h, e2e = latency, enqueue = compute."""
+    latency = h2d + compute + d2h, e2e = latency, enqueue (default = compute, as a host timer has it).
+    ``kw``: further Trial fields (eager, telemetry, flags)."""
     from trtbench.results.record import Trial
     from trtbench.timing.samples import RawSamples
 
@@ -100,11 +101,12 @@ def trial_of(compute_ms, index=0, *, round=None, h2d_ms=None, d2h_ms=None, queri
     d = [float(x) for x in (d2h_ms if d2h_ms is not None else [x * 0.1 for x in c])]
     lat = [a + b + e for a, b, e in zip(h, c, d)]
     wall = len(c) / queries_per_s if queries_per_s else sum(lat) / 1e3
-    raw = RawSamples(h2d=h, compute=c, d2h=d, enqueue=list(c), latency=lat, e2e=list(lat), walltime_s=wall,
+    enq = [float(x) for x in (enqueue_ms if enqueue_ms is not None else c)]
+    raw = RawSamples(h2d=h, compute=c, d2h=d, enqueue=enq, latency=lat, e2e=list(lat), walltime_s=wall,
                      warmup_queries=1, timer="host:test")
     return Trial.measured(raw, index=index, round=index if round is None else round, position=0, process=process,
                           reloaded=index == 0, started=float(index), ended=float(index) + 0.5,
-                          compute_timing=compute_timing)
+                          compute_timing=compute_timing, **kw)
 
 
 def variant_of(name="mlp", backend="onnxruntime", batch=1, precision="fp32", build_mode="implicit", path=None):
