@@ -66,7 +66,13 @@ def test_a_broken_model_is_flagged_inaccurate():
     assert acc["inaccurate"] and acc["top1"] == 0.0
     assert not compare({"logits": ref["logits"] * 1.0001}, ref, "fp16")["inaccurate"]
     nan = compare({"logits": ref["logits"] * np.nan}, ref, "fp32")
-    assert nan["inaccurate"]
+    assert nan["inaccurate"] and nan["rel_l2"] == np.inf and nan["nonfinite"] == 6  # the count, at the top
+    assert nan["top1"] == 0.0  # NaN rows never agree (argmax of a NaN row is the NaN's index)
+    half = ref["logits"].copy()
+    half[1, 0] = np.inf
+    part = compare({"logits": half}, ref, "fp16")
+    assert part["nonfinite"] == 1 and part["top1"] == 0.5 and part["inaccurate"]
+    assert "nonfinite" not in compare({"logits": ref["logits"]}, ref, "fp32")
     with pytest.raises(ValueError, match="not numeric"):
         compare_output(np.array(["a", "b"]), np.array([1.0, 2.0]))
 
