@@ -142,3 +142,39 @@ def write_run(results_dir, trials_by_variant, *, machine=None, settings=None, pr
     if finish:
         w.finish(finish)
     return str(w.path)
+
+
+def matmul_model(width: int = 1024, layers: int = 1, seed: int = 0) -> onnx.ModelProto:
+    """x [batch, width] -> ``layers`` x (MatMul by a width x width weight, Relu): compute grows with ``layers``,
+    the inputs and outputs (and so H2D/D2H) do not."""
+    rng = np.random.default_rng(seed)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", width])
+    nodes, inits, prev = [], [], "x"
+    for i in range(layers):
+        w = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, f"w{i}"))
+        out = "y" if i == layers - 1 else f"h{i}"
+        nodes += [helper.make_node("MatMul", [prev, f"w{i}"], [f"m{i}"]), helper.make_node("Relu", [f"m{i}"], [out])]
+        prev = out
+    g = helper.make_graph(nodes, "matmuls", [x], [y], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def sqrt_model(nan: bool = False) -> onnx.ModelProto:
+    """y = sqrt(|x| + 1); with ``nan``: y = sqrt(-|x| - 1), NaN everywhere (a broken candidate)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 16])
+    one = numpy_helper.from_array(np.array(1.0, np.float32), "one")
+    nodes = [helper.make_node("Abs", ["x"], ["a"])]
+    if nan:
+        nodes += [helper.make_node("Neg", ["a"], ["n"]), helper.make_node("Sub", ["n", "one"], ["s"])]
+    else:
+        nodes += [helper.make_node("Add", ["a", "one"], ["s"])]
+    nodes.append(helper.make_node("Sqrt", ["s"], ["y"]))
+    g = helper.make_graph(nodes, "sqrt", [x], [y], initializer=[one])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
