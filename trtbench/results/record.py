@@ -120,7 +120,9 @@ class Trial:
 
     @property
     def queries_per_s(self) -> float:
-        return self.samples.queries / self.samples.walltime_s if self.samples.walltime_s > 0 else 0.0
+        # a trial from pytest-benchmark JSON carries its statistics without the samples: count from those
+        n = self.samples.queries or (self.stats["compute"].n if "compute" in self.stats else 0)
+        return n / self.samples.walltime_s if self.samples.walltime_s > 0 else 0.0
 
     def value(self, series: str, stat: str = "median") -> Optional[float]:
         s = self.stats.get(series)
