@@ -40,15 +40,16 @@ def assert_user_error(r, *words):
 
 @pytest.fixture(scope="module")
 def separate_runs(tmp_path_factory):
-    """Three ``trtbench run`` processes: the same base model twice, then a model with five more 1024x1024
-    MatMuls (same inputs and outputs, same file name: the same variant id), ~20x the compute."""
+    """Three ``trtbench run`` processes: the same base model twice, then a model with 15 more 256x256 MatMuls
+    (same inputs and outputs, same file name: the same variant id): 16x the arithmetic, and far more than the
+    2-3x spread between trials that a shared 2-core machine shows."""
     d = tmp_path_factory.mktemp("runs")
-    for name, layers in (("base", 1), ("heavy", 6)):
+    for name, layers in (("base", 1), ("heavy", 16)):
         (d / name).mkdir()
-        onnx.save(matmul_model(1024, layers), d / name / "model.onnx")
+        onnx.save(matmul_model(256, layers), d / name / "model.onnx")
     paths = {}
     for key, model in (("a", "base"), ("b", "base"), ("heavy", "heavy")):
-        r = cli("run", "-m", str(d / model / "model.onnx"), "-b", "onnxruntime", "--batch", "64", "--build-mode",
+        r = cli("run", "-m", str(d / model / "model.onnx"), "-b", "onnxruntime", "--batch", "512", "--build-mode",
                 "implicit", "--trials", "5", "--duration", "0.3", "--warmup", "100", "--results", str(d / key), "-q")
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr
         paths[key] = re.search(r"results: (\S+results\.jsonl)", r.stdout).group(1)
@@ -76,7 +77,7 @@ def test_a_heavier_model_from_a_separate_process_is_a_regression(separate_runs, 
     assert "regression(s) found" in r.stderr and "Traceback" not in r.stderr
     v = json.loads((tmp_path / "v.json").read_text())
     (compute,) = [f for f in v["findings"] if f["metric"] == "compute.p50"]
-    assert compute["verdict"] == "regression" and compute["ratio"] > 2 and compute["ci"][0] > 1.05
+    assert compute["verdict"] == "regression" and compute["ratio"] > 4 and compute["ci"][0] > 1.05
 
 
 def test_a_closed_pipe_keeps_the_exit_code(separate_runs):
