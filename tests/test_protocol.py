@@ -157,3 +157,79 @@ def test_process_isolation_runs_each_round_in_a_fresh_worker(tmp_path, fast_sett
             procs.setdefault(t.round, set()).add(t.process)
     assert all(len(p) == 1 for p in procs.values())  # one worker per round, shared by its variants
     assert len(set.union(*procs.values())) == 3  # a different worker for every round
+
+
+def test_inline_makes_room_when_a_backend_does_not_fit(tmp_path):
+    """Room for one loaded backend (a double that raises 'out of memory' when another is alive): the inline
+    executor releases the others and loads again, so every trial is measured, each on a fresh load."""
+    script = {"a": [[MS]], "b": [[MS]], "c": [[MS]]}
+    log = []
+    make = ScriptedBackend.factory(script, log)
+
+    def one_at_a_time(variant, settings):
+        alive = sum(e[0] == "make" for e in log) - sum(e[0] == "release" for e in log)
+        if alive >= 1:
+            raise RuntimeError("CUDA out of memory (test double)")
+        return make(variant, settings)
+
+    settings = RunSettings(warmup_ms=0, duration_s=0.0, iterations=20, max_iterations=20, trials=3, isolation="inline",
+                           order_seed=3, check_accuracy=False, nvml=False, cache_dir=str(tmp_path / "c"))
+    variants = [variant_of(n) for n in script]
+    outcome, doc = run_variants(variants, settings, tmp_path, make_backend=one_at_a_time)
+    assert outcome.status == "complete"
+    for rec in doc.records:
+        assert rec.ok and len(rec.trials) == 3 and "failed_trials" not in rec.extra
+        assert all(t.reloaded for t in rec.trials)  # room for one: the last one loaded is always another variant
+
+
+def test_telemetry_is_taken_per_trial_window_and_summarised_per_variant(tmp_path, monkeypatch):
+    """The session's NVML plumbing with a sampler double (no GPU here): each trial gets the telemetry of its
+    own time window (a throttled window flags that trial and its variant), and each variant an NVML summary
+    over its trials' windows, written as an update line and read back."""
+    import trtbench.run.session as session
+
+    class FakeSampler:
+        def __init__(self):
+            self.calls, self.windows = [], []
+
+        def start(self):
+            self.calls.append("start")
+
+        def collect(self):
+            self.calls.append("collect")
+
+        def follow(self, pid):
+            self.calls.append("follow")
+
+        def window(self, start, end):
+            self.windows.append((start, end))
+            hot = len(self.windows) == 4  # the fourth trial measured ran throttled
+            return {"samples": 3, "sm_clock_mhz": 1400.0 if hot else 1980.0, "throttled": hot,
+                    "throttle_reasons": ["hw_slowdown"] if hot else []}
+
+        def summary(self, inferences, windows):
+            return {"summary": {"samples": 3 * len(windows), "inferences": inferences, "windows": len(windows)},
+                    "series": {"t_s": [0.0, 0.01]}}
+
+        def stop(self):
+            self.calls.append("stop")
+
+    fake = FakeSampler()
+    monkeypatch.setattr(session, "uses_gpu", lambda backend: True)
+    monkeypatch.setattr(session, "gpu_block", lambda device: {"name": "Fake GPU (test double)"})
+    monkeypatch.setattr(session, "sampler_for", lambda device, settings: fake)
+    script = {"a": [[MS]], "b": [[MS]]}
+    settings = RunSettings(warmup_ms=0, duration_s=0.0, iterations=20, max_iterations=20, trials=3, isolation="inline",
+                           order_seed=5, check_accuracy=False, min_samples=5, cache_dir=str(tmp_path / "c"))
+    _, doc = run_variants([variant_of(n, batch=2) for n in script], settings, tmp_path,
+                          make_backend=ScriptedBackend.factory(script, []))
+    assert fake.calls[0] == "start" and fake.calls[-1] == "stop" and len(fake.windows) == 6
+    assert doc.machine["gpu"] == {"name": "Fake GPU (test double)"}
+    trials = sorted((t for r in doc.records for t in r.trials), key=lambda t: t.started)
+    assert [(t.started, t.ended) for t in trials] == fake.windows  # each trial's own window
+    hot = trials[3]
+    assert hot.telemetry.throttled and hot.flags == ("throttled",) and hot.telemetry.throttle_reasons == ("hw_slowdown",)
+    assert all(not t.telemetry.throttled and t.telemetry.sm_clock_mhz == 1980.0 for t in trials if t is not hot)
+    for rec in doc.records:
+        assert rec.nvml["summary"] == {"samples": 9, "inferences": 3 * 20 * 2, "windows": 3}
+        assert ("throttled" in rec.quality) == (hot in rec.trials)
