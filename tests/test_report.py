@@ -1,6 +1,7 @@
 """``trtbench report`` on results made by real runs (CPU here; the committed H100 results too)."""
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -110,7 +111,7 @@ def test_report_and_gate_give_the_same_comparison(cpu_runs, tmp_path):
         g = by[(f.variant, f.metric)]
         assert (f.verdict, f.baseline, f.candidate, f.ratio, f.p_value) == \
             (g["verdict"], g["baseline"], g["candidate"], g["ratio"], g["p_value"])
-        assert list(f.ci) == g["ci"] and f.method == g["method"]
+        assert [x if math.isfinite(x) else None for x in f.ci] == g["ci"] and f.method == g["method"]
     html = Path(render([str(d / "b")], str(tmp_path / "rep"), baseline=[str(d / "a")])["html"]).read_text()
     f = shown[0]
     assert f"<td>{f.variant}</td><td>{f.metric}</td><td>{f.verdict}</td>" in html and f"{f.ratio:.3f}" in html
