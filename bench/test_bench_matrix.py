@@ -4,5 +4,5 @@
 """
 
 
-def test_variant(trtbench_variant, benchmark, trtbench_session):
-    trtbench_session.measure(trtbench_variant, benchmark)
+def test_variant(trtbench_variant, benchmark, trtbench_suite):
+    trtbench_suite.measure(trtbench_variant, benchmark)

@@ -47,5 +47,7 @@ def pytest_collection_modifyitems(config, items):
 def fast_settings(tmp_path):
     from trtbench.config.settings import RunSettings
 
-    return RunSettings(warmup_ms=5, duration_s=0.05, iterations=5, min_samples=5, nvml_interval_ms=10,
-                       cache_dir=str(tmp_path / "cache"))
+    # two short trials, inline (a worker process would not see a test's monkeypatches); tests of process
+    # isolation say so with replace(fast_settings, isolation="process")
+    return RunSettings(warmup_ms=2, duration_s=0.02, iterations=5, min_samples=5, nvml_interval_ms=10, trials=2,
+                       isolation="inline", order_seed=1, cache_dir=str(tmp_path / "cache"))

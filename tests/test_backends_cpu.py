@@ -9,7 +9,7 @@ from trtbench.matrix.spec import ShapeProfile, Variant
 from trtbench.models.inputs import make_inputs
 from trtbench.models.loading import ModelSource
 from trtbench.backends.prepare import prepare_model
-from trtbench.runner import run_variant
+from tests.helpers import measure_variant
 
 
 def test_every_backend_reports_availability_without_raising():
@@ -49,11 +49,12 @@ def test_onnxruntime_lifecycle_and_outputs_match_a_plain_session(fast_settings):
 
 @pytest.mark.torch
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16", "fp16-io", "bf16-io"])
-def test_torch_cpu_backend(precision, fast_settings):
-    rec = run_variant(Variant(ModelSource("mlp"), "torch", 4, precision, "implicit"), fast_settings)
-    assert rec["status"] == "ok", rec.get("error")
-    assert rec["backend"]["device"] == "cpu" and rec["timing"]["timer"].startswith("host")
-    acc = rec["accuracy"]
+def test_torch_cpu_backend(precision, fast_settings, tmp_path):
+    rec = measure_variant(Variant(ModelSource("mlp"), "torch", 4, precision, "implicit"), fast_settings, tmp_path)
+    assert rec.status == "ok" and len(rec.trials) == 2, rec.error
+    assert rec.backend["device"] == "cpu" and rec.timing["timer"].startswith("host")
+    assert all(t.compute_timing == "host" and t.samples.queries >= 5 for t in rec.trials)
+    acc = rec.accuracy
     assert not acc["inaccurate"], acc
     if precision == "fp32":
         assert acc["rel_l2"] < 1e-5
@@ -62,7 +63,7 @@ def test_torch_cpu_backend(precision, fast_settings):
 
 
 @pytest.mark.torch
-def test_torch_cpu_transformer_explicit(fast_settings):
+def test_torch_cpu_transformer_explicit(fast_settings, tmp_path):
     v = Variant(ModelSource("transformer"), "torch", 2, "fp32", "explicit", ShapeProfile("p", batch=(1, 2, 4)))
-    rec = run_variant(v, fast_settings)
-    assert rec["status"] == "ok" and rec["accuracy"]["rel_l2"] < 1e-5
+    rec = measure_variant(v, fast_settings, tmp_path)
+    assert rec.status == "ok" and rec.ok and rec.accuracy["rel_l2"] < 1e-5, rec.reason

@@ -82,27 +82,34 @@ def test_every_readme_command_runs(command, tmp_path):
     if args[0] in ("gate", "ab") and r.returncode == 1:  # a regression found is that command's answer
         assert "regression" in r.stdout + r.stderr
         return
-    if r.returncode == 2:  # only the GPU/TensorRT commands may refuse here, with the one-line reason
+    if r.returncode == 2:  # only the GPU/TensorRT commands may refuse here: one line, the reasons listed above it
         assert_user_error(r)
-        assert "GPU" in r.stderr or "TensorRT" in r.stderr
+        assert "GPU" in r.stderr + r.stdout or "TensorRT" in r.stderr + r.stdout
+        assert args[0] == "build" or "tensorrt" in command or "--engine" in command
         return
     assert r.returncode == 0, r.stderr
     if args[:1] == ["run"] and "--help" not in args:
-        path = re.search(r"results: (\S+results\.json)", r.stdout).group(1)
+        path = re.search(r"results: (\S+results\.jsonl)", r.stdout).group(1)
         from trtbench.results.store import read_results
 
         doc = read_results(str(tmp_path / path) if not Path(path).is_absolute() else path)
-        assert doc["status"] == "complete" and doc["variants"]
+        assert doc.status == "complete" and any(rec.ok for rec in doc.records)
+        assert all(len(rec.trials) == rec.planned_trials == 3 for rec in doc.records if rec.ok)
 
 
 def test_default_run_produces_a_valid_results_file(tmp_path):
     r = cli("run", "--duration", "0.1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    files = list((tmp_path / "results").glob("*/results.json"))
+    files = list((tmp_path / "results").glob("*/results.jsonl"))
     assert len(files) == 1
-    doc = json.loads(files[0].read_text())
-    assert len(doc["variants"]) == 12 and all(v["status"] == "ok" for v in doc["variants"])
+    from trtbench.results.store import read_results
+
+    doc = read_results(str(files[0]))
+    assert len(doc.records) == 12 and all(rec.ok and len(rec.trials) == 3 for rec in doc.records)
+    assert doc.protocol["isolation"] == "process" and doc.settings["cuda_graph"] is True  # the defaults
+    assert all(t.process.startswith("worker pid") for rec in doc.records for t in rec.trials)
     assert "12 ok, 0 skipped, 0 failed" in r.stdout and "compute p50" in r.stdout
+    assert f"order seed {doc.protocol['order_seed']}" in r.stdout  # the seed to reproduce the order
 
 
 def test_inspect_json_and_text(tmp_path):
@@ -147,13 +154,25 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path):
     ]
     for args, words in cases:
         assert_user_error(cli(*args, cwd=tmp_path), *words)
-    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.json"))
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.jsonl"))
 
 
-def test_batch_outside_the_profile_is_recorded_as_excluded(tmp_path):
+def test_a_run_that_measures_nothing_is_exit_2_with_the_reason(tmp_path):
     r = cli("run", "-m", "mlp", "-b", "ort", "--batch", "64", "--profile", "dyn:1,8,32", "--build-mode", "explicit",
             "--duration", "0.05", cwd=tmp_path)
-    assert r.returncode == 0 and "batch 64 is outside profile dyn" in r.stdout and "0 ok" in r.stdout
+    assert_user_error(r, "nothing to run", "batch 64 is outside profile dyn")
+    from tests.helpers import pinned_model
+
+    onnx.save(pinned_model(4), tmp_path / "pinned.onnx")  # planned, then skipped: its batch is pinned at 4
+    r = cli("run", "-m", "pinned.onnx", "-b", "ort", "--batch", "2", "--build-mode", "explicit", "--duration",
+            "0.05", "--trials", "1", "--isolation", "inline", cwd=tmp_path)
+    assert_user_error(r, "no variant was measured (1 skipped, 0 failed)")
+    assert "pinned at 4" in r.stdout and "0 ok, 1 skipped, 0 failed" in r.stdout
+    (path,) = (tmp_path / "results").glob("*/results.jsonl")  # the skip and its reason are recorded
+    from trtbench.results.store import read_results
+
+    (rec,) = read_results(str(path)).records
+    assert rec.status == "skipped" and "pinned at 4" in rec.reason
 
 
 def test_no_command_prints_help_and_exits_2():

@@ -103,7 +103,7 @@ def test_bad_matrix_files(tmp_path):
 
 
 def test_profile_that_fits_no_model_is_a_user_error_before_running():
-    from trtbench.runner import plan_matrix
+    from trtbench.run.plan import plan_matrix
 
     m = _m(build_modes=("explicit",), profiles=(shapes_profile("s", {"nope": (1, 256)}, None, {"nope": (8, 256)}),))
     with pytest.raises(UserError, match="names input 'nope'"):
@@ -111,3 +111,30 @@ def test_profile_that_fits_no_model_is_a_user_error_before_running():
     wrong_rank = shapes_profile("r", {"features": (1, 256, 1)}, None, {"features": (8, 256, 1)})
     with pytest.raises(UserError, match="rank"):
         plan_matrix(_m(build_modes=("explicit",), profiles=(wrong_rank,)))
+
+
+def test_two_models_with_one_file_name_get_two_variant_ids(tmp_path):
+    """a/model.onnx and b/model.onnx must never share a variant id (a gate would pair the wrong models): each
+    gets a short hash of its content, the same in every run; one file under two paths is one model."""
+    import onnx
+
+    from tests.helpers import static_model
+    from trtbench.models.loading import resolve_model
+    from trtbench.run.plan import plan_matrix
+
+    paths = {}
+    for folder, model in (("a", static_model(2)), ("b", static_model(3)), ("c", static_model(2))):
+        (tmp_path / folder).mkdir()
+        paths[folder] = str(tmp_path / folder / "model.onnx")
+        onnx.save(model, paths[folder])
+
+    def ids(*folders):
+        m = _m(models=tuple(resolve_model(paths[f]) for f in folders), batches=(2,), build_modes=("implicit",))
+        return [v.id for v in plan_matrix(m)[0]]
+
+    assert ids("a") == ["model-onnxruntime-fp32-implicit-b2"]
+    ab = ids("a", "b")
+    assert len(set(ab)) == 2 and all(i.startswith("model-") and i.endswith("-onnxruntime-fp32-implicit-b2") for i in ab)
+    assert ids("a", "b") == ab  # the tag is the content's: the same in the next run
+    assert ids("b", "a") == ab[::-1]
+    assert ids("a", "c") == [ab[0]]  # the same content under two paths: one model, one variant

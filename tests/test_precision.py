@@ -8,32 +8,35 @@ from trtbench.models.builtin import builtin_model
 from trtbench.models.loading import ModelSource
 from trtbench.precision.accuracy import compare, compare_output
 from trtbench.precision.transform import apply_precision, calibration_batches
-from trtbench.runner import run_variant
+from tests.helpers import measure_variant
 
 
-def _rec(precision, settings, model="resnet"):
-    return run_variant(Variant(ModelSource(model), "onnxruntime", 8, precision, "implicit"), settings)
+def _rec(precision, settings, tmp_path, model="resnet"):
+    from dataclasses import replace
+
+    return measure_variant(Variant(ModelSource(model), "onnxruntime", 8, precision, "implicit"),
+                           replace(settings, trials=1), tmp_path / precision)
 
 
-def test_fp16_error_small_but_nonzero_and_int8_larger(fast_settings):
-    fp32 = _rec("fp32", fast_settings)["accuracy"]
-    fp16 = _rec("fp16", fast_settings)["accuracy"]
-    int8 = _rec("int8", fast_settings)["accuracy"]
+def test_fp16_error_small_but_nonzero_and_int8_larger(fast_settings, tmp_path):
+    fp32 = _rec("fp32", fast_settings, tmp_path).accuracy
+    fp16 = _rec("fp16", fast_settings, tmp_path).accuracy
+    int8 = _rec("int8", fast_settings, tmp_path).accuracy
     assert fp32["rel_l2"] < 1e-6
     assert 1e-6 < fp16["rel_l2"] < 1e-2 and not fp16["inaccurate"]
     assert int8["rel_l2"] > 5 * fp16["rel_l2"] and int8["rel_l2"] < 0.15
     assert 0.9 < fp16["cosine"] <= 1.0 + 1e-9
 
 
-def test_fp16_io_converts_the_inputs_and_halves_the_bytes(fast_settings):
+def test_fp16_io_converts_the_inputs_and_halves_the_bytes(fast_settings, tmp_path):
     m = builtin_model("mlp")
     keep = apply_precision(m, "fp16")
     conv = apply_precision(m, "fp16-io")
     assert keep.model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert conv.model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
     assert apply_precision(m, "fp16") is keep  # cached by content hash
-    rec = _rec("fp16-io", fast_settings, "mlp")
-    assert rec["status"] == "ok" and not rec["accuracy"]["inaccurate"]
+    rec = _rec("fp16-io", fast_settings, tmp_path, "mlp")
+    assert rec.ok and not rec.accuracy["inaccurate"]
 
 
 @pytest.mark.parametrize("precision", ["int8", "fp8"])
@@ -63,7 +66,13 @@ def test_a_broken_model_is_flagged_inaccurate():
     assert acc["inaccurate"] and acc["top1"] == 0.0
     assert not compare({"logits": ref["logits"] * 1.0001}, ref, "fp16")["inaccurate"]
     nan = compare({"logits": ref["logits"] * np.nan}, ref, "fp32")
-    assert nan["inaccurate"]
+    assert nan["inaccurate"] and nan["rel_l2"] == np.inf and nan["nonfinite"] == 6  # the count, at the top
+    assert nan["top1"] == 0.0  # NaN rows never agree (argmax of a NaN row is the NaN's index)
+    half = ref["logits"].copy()
+    half[1, 0] = np.inf
+    part = compare({"logits": half}, ref, "fp16")
+    assert part["nonfinite"] == 1 and part["top1"] == 0.5 and part["inaccurate"]
+    assert "nonfinite" not in compare({"logits": ref["logits"]}, ref, "fp32")
     with pytest.raises(ValueError, match="not numeric"):
         compare_output(np.array(["a", "b"]), np.array([1.0, 2.0]))
 
@@ -92,8 +101,9 @@ def test_old_static_models_convert(tmp_path, fast_settings):
 
     p = tmp_path / "old.onnx"
     onnx.save(old_model(), p)
-    rec = run_variant(Variant(ModelSource("old", str(p)), "onnxruntime", 1, "fp16", "implicit"), fast_settings)
-    assert rec["status"] == "ok", rec.get("reason")
+    rec = measure_variant(Variant(ModelSource("old", str(p)), "onnxruntime", 1, "fp16", "implicit"), fast_settings,
+                          tmp_path / "res")
+    assert rec.ok, rec.reason
     if _modelopt_reason() is None:  # IR 3, opset 9, initializers listed as inputs: AutoCast gets IR 8
         from onnx.reference import ReferenceEvaluator
 
@@ -169,21 +179,22 @@ def test_bf16_models_from_modelopt_are_accurate_to_bf16(name):
     assert acc["rel_l2"] > 2 * acc16["rel_l2"]  # 8 mantissa bits against fp16's 11
 
 
-def test_bf16_resnet_on_onnxruntime_is_a_skip_with_the_reason(fast_settings):
+def test_bf16_resnet_on_onnxruntime_is_a_skip_with_the_reason(fast_settings, tmp_path):
     """onnxruntime has no bf16 Conv kernel on the CPU provider and no bf16 BatchNormalization on the CUDA
     provider: the variant is planned, converted and then skipped naming the operator (or, without
     ModelOpt, saying how to install it)."""
     import onnxruntime as ort
 
     on_gpu = "CUDAExecutionProvider" in ort.get_available_providers()
-    rec = run_variant(Variant(ModelSource("resnet"), "onnxruntime", 1, "bf16", "implicit"), fast_settings)
-    assert rec["status"] == "skipped"
+    rec = measure_variant(Variant(ModelSource("resnet"), "onnxruntime", 1, "bf16", "implicit"), fast_settings,
+                          tmp_path)
+    assert rec.status == "skipped" and not rec.trials
     if _modelopt_reason() is None:
         where = "CUDA" if on_gpu else "CPU"
-        assert f"onnxruntime's {where} provider cannot run this bf16 model" in rec["reason"]
-        assert ("BatchNormalization" if on_gpu else "Conv") in rec["reason"]
+        assert f"onnxruntime's {where} provider cannot run this bf16 model" in rec.reason
+        assert ("BatchNormalization" if on_gpu else "Conv") in rec.reason
     else:
-        assert "trtbench[bf16]" in rec["reason"]
+        assert "trtbench[bf16]" in rec.reason
 
 
 def _cast_model(io_type):
@@ -214,14 +225,15 @@ def test_onnxruntime_binds_bf16_io_by_pointer(tmp_path, fast_settings, monkeypat
     stand_in = transform.ConvertedModel(_cast_model(T.BFLOAT16), "stand-in bf16-io model (test double)")
     monkeypatch.setattr(transform, "apply_precision", lambda model, precision, settings=None, calibration=None:
                         stand_in if precision == "bf16-io" else transform.ConvertedModel(model, "fp32"))
-    rec = run_variant(Variant(ModelSource("double", str(fp32)), "onnxruntime", 4, "bf16-io", "implicit"), fast_settings)
+    rec = measure_variant(Variant(ModelSource("double", str(fp32)), "onnxruntime", 4, "bf16-io", "implicit"),
+                          fast_settings, tmp_path / "res")  # inline: the worker would not see the monkeypatch
     import onnxruntime as ort
 
     if tuple(int(x) for x in ort.__version__.split(".")[:2]) < (1, 20):  # no integer element types before 1.20
-        assert rec["status"] == "skipped" and "cannot bind bfloat16 tensors" in rec["reason"]
+        assert rec.status == "skipped" and "cannot bind bfloat16 tensors" in rec.reason
         return
-    assert rec["status"] == "ok", rec.get("reason") or rec.get("error")
-    acc = rec["accuracy"]
+    assert rec.ok, rec.reason or rec.error
+    acc = rec.accuracy
     assert 0 < acc["rel_l2"] < 4e-3 and acc["max_abs"] > 0, acc  # inputs and outputs rounded to bf16
 
 
@@ -243,6 +255,8 @@ def test_converted_models_are_cached_on_disk_by_content(tmp_path, fast_settings)
 
 
 def test_tolerances_and_calibration_are_options(tmp_path, fast_settings):
+    from dataclasses import replace
+
     from trtbench.config.configure import configure
 
     npz = tmp_path / "cal.npz"
@@ -250,11 +264,12 @@ def test_tolerances_and_calibration_are_options(tmp_path, fast_settings):
     _, s, _ = configure({"models": ["mlp"], "backends": ["ort"], "tolerances": ["fp16:rel_l2=1e-9"],
                          "calibration": str(npz)})
     assert s.tolerances == {"fp16": {"rel_l2": 1e-9}} and s.calibration == str(npz)
-    rec = run_variant(Variant(ModelSource("mlp"), "onnxruntime", 4, "fp16", "implicit"), s)
-    assert rec["accuracy"]["tolerance"]["rel_l2"] == 1e-9 and rec["accuracy"]["inaccurate"]
-    assert "inaccurate" in rec["quality"]
-    rec = run_variant(Variant(ModelSource("mlp"), "onnxruntime", 4, "int8", "implicit"), s)
-    assert rec["status"] == "ok" and "user .npz" in rec["backend"]["precision_method"]
+    s = replace(s, trials=1, duration_s=0.02, warmup_ms=2, isolation="inline", cache_dir=fast_settings.cache_dir)
+    rec = measure_variant(Variant(ModelSource("mlp"), "onnxruntime", 4, "fp16", "implicit"), s, tmp_path / "a")
+    assert rec.accuracy["tolerance"]["rel_l2"] == 1e-9 and rec.accuracy["inaccurate"]
+    assert "inaccurate" in rec.quality
+    rec = measure_variant(Variant(ModelSource("mlp"), "onnxruntime", 4, "int8", "implicit"), s, tmp_path / "b")
+    assert rec.ok and "user .npz" in rec.backend["precision_method"]
     with pytest.raises(UserError, match="keys are rel_l2 and top1"):
         configure({"tolerances": ["fp16:max=1"]})
     with pytest.raises(UserError, match="does not exist"):

@@ -16,14 +16,16 @@ build_modes = ["implicit", "explicit"]
 [profiles.dyn]
 batch = [1, 4, 8]
 [run]
-duration_s = 0.05
-warmup_ms = 5
+duration_s = 0.03
+warmup_ms = 2
 iterations = 5
+trials = 2
+isolation = "inline"  # the monkeypatched backend below must be the one that runs
 """
 
 TEST = """
-def test_variant(trtbench_variant, benchmark, trtbench_session):
-    trtbench_session.measure(trtbench_variant, benchmark)
+def test_variant(trtbench_variant, benchmark, trtbench_suite):
+    trtbench_suite.measure(trtbench_variant, benchmark)
 """
 
 
@@ -59,10 +61,13 @@ def test_every_variant_in_the_json_with_stage_stats_and_reasons(suite, monkeypat
                    "mlp-onnxruntime-fp32-explicit-dyn-b1", "mlp-onnxruntime-fp32-explicit-dyn-b4"}
     b = next(b for b in doc["benchmarks"] if b["param"] == "mlp-onnxruntime-fp32-explicit-dyn-b4")
     info = b["extra_info"]
-    assert set(info["stages"]) >= {"h2d", "compute", "d2h", "latency", "e2e", "enqueue"}
-    assert info["stages"]["compute"]["p99"] > 0 and info["trtbench_variant"]["batch"] == 4
-    assert b["stats"]["rounds"] == info["stages"]["e2e"]["n"]  # the same measured queries
-    assert b["stats"]["median"] == pytest.approx(info["stages"]["e2e"]["median"] / 1e3)
+    assert set(info["headlines"]) >= {"h2d", "compute", "d2h", "latency", "e2e", "enqueue"}
+    assert info["headlines"]["compute"]["stats"]["p99"] > 0 and info["trtbench_variant"]["batch"] == 4
+    assert info["headlines"]["compute"]["trials"] == 2 and len(info["trials"]) == 2
+    assert all(t["stats"]["e2e"]["n"] > 0 and t["samples"]["e2e"] == [] for t in info["trials"])  # stats, no samples
+    pooled = sum(t["stats"]["e2e"]["n"] for t in info["trials"])
+    assert b["stats"]["rounds"] == pooled  # pytest-benchmark's stats are the measured queries of every trial
+    assert b["stats"]["min"] * 1e3 == pytest.approx(min(t["stats"]["e2e"]["min"] for t in info["trials"]), abs=1e-6)
     assert "accuracy" in info and info["accuracy"]["rel_l2"] < 1e-5
     tb = doc["trtbench"]
     assert [f["id"] for f in tb["failed"]] == ["mlp-onnxruntime-fp32-implicit-b4"]
@@ -70,9 +75,11 @@ def test_every_variant_in_the_json_with_stage_stats_and_reasons(suite, monkeypat
     assert len(tb["skipped"]) == 5 and all("unavailable" in s["reason"] for s in tb["skipped"])
     assert any("batch 64 is outside profile dyn" in e["reason"] for e in tb["excluded"])
     assert "trtbench" in doc["machine_info"] and doc["machine_info"]["trtbench"]["packages"]["onnx"]
-    native = json.loads((suite.path / tb["results"].split(str(suite.path) + "/")[-1]).read_text()) \
-        if not tb["results"].startswith("/") else json.loads(open(tb["results"]).read())
-    assert len(native["variants"]) == 10 and native["status"] == "complete"
+    from trtbench.results.store import read_results
+
+    native = read_results(tb["results"])
+    assert len(native.records) == 10 and native.status == "complete" and tb["results"].endswith("results.jsonl")
+    assert native.by_id()["mlp-onnxruntime-fp32-implicit-b4"].status == "failed"
 
 
 def test_k_selects_by_variant_id(suite):
@@ -122,7 +129,35 @@ def test_xdist_workers_merge_into_one_report(suite):
                                      "--trtbench-results", str(suite.path / "res"), "--trtbench-backend", "onnxruntime")
     res.assert_outcomes(passed=5)
     doc = json.loads(out.read_text())
-    assert len(doc["benchmarks"]) == 5 and sorted(doc["trtbench"]["workers"]) == ["gw0", "gw1"]
-    merged = list((suite.path / "res").glob("*/results.json"))
-    assert len(merged) == 1 and len(json.loads(merged[0].read_text())["variants"]) == 5
-    assert not list((suite.path / "res").glob("*/results-gw*.json"))
+    assert len(doc["benchmarks"]) == 5 and doc["trtbench"]["results"].endswith("results.jsonl")
+    assert all(len(b["extra_info"]["trials"]) == 2 for b in doc["benchmarks"])
+    merged = list((suite.path / "res").glob("*/results.jsonl"))
+    from trtbench.results.store import read_results
+
+    assert len(merged) == 1
+    run = read_results(str(merged[0]))
+    assert len(run.records) == 5 and run.status == "complete" and run.protocol["parts"] == 5
+    assert all(r.ok and len(r.trials) == 2 for r in run.records)
+    assert not list((suite.path / "res").rglob("part-*"))  # the parts were merged and removed
+    head = [json.loads(ln)["event"] for ln in merged[0].read_text().splitlines()]
+    assert head.count("header") == 1 and head.count("end") == 1 and head[-1] == "end"
+
+
+def test_the_gate_judges_the_plugins_json_trial_by_trial(suite, tmp_path):
+    """extra_info carries every trial's statistics: the gate compares them as it compares native results."""
+    from trtbench.compare.engine import compare_runs
+    from trtbench.compare.load import load_runs
+    from trtbench.compare.rules import parse_specs
+
+    res, doc = _json(suite, "--trtbench-backend", "onnxruntime", "--trtbench-batch", "1,4",
+                     "--trtbench-build-mode", "implicit")
+    res.assert_outcomes(passed=2)
+    (run,) = load_runs([str(suite.path / "out.json")])
+    assert run.kind == "pytest-benchmark" and {r.id for r in run.records} == {"mlp-onnxruntime-fp32-implicit-b1",
+                                                                             "mlp-onnxruntime-fp32-implicit-b4"}
+    rec = run.by_id()["mlp-onnxruntime-fp32-implicit-b4"]
+    assert len(rec.trials) == 2 and rec.headline("compute").trials == 2 and not rec.timing.get("pytest_benchmark_plain")
+    assert rec.inferences_per_s and rec.inferences_per_s > 0  # queries per trial survive without the samples
+    v = compare_runs([run], [run], parse_specs(None) + parse_specs(["throughput:5%"]))
+    assert not v.unjudged and all(f.trials == (2, 2) for f in v.findings)
+    assert {f.metric for f in v.findings} == {"compute.p50", "h2d.p50", "d2h.p50", "latency.p99", "throughput"}

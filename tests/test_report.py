@@ -1,6 +1,7 @@
 """``trtbench report`` on results made by real runs (CPU here; the committed H100 results too)."""
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -11,8 +12,8 @@ import pytest
 from trtbench.errors import UserError
 from trtbench.matrix.spec import Matrix, ShapeProfile
 from trtbench.models.loading import ModelSource
-from trtbench.report.build import render
-from trtbench.runner import run_matrix
+from trtbench.report.build import comparisons, render
+from tests.helpers import run_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 H100 = ROOT / "results" / "h100-2026-11-25"
@@ -23,7 +24,7 @@ def cpu_runs(tmp_path_factory):
     from trtbench.config.settings import RunSettings
 
     d = tmp_path_factory.mktemp("runs")
-    s = RunSettings(warmup_ms=5, duration_s=0.05, iterations=5)
+    s = RunSettings(warmup_ms=2, duration_s=0.02, iterations=5, trials=2, isolation="inline")
     m = Matrix((ModelSource("mlp"), ModelSource("resnet")), ("onnxruntime", "tensorrt"), (1, 4), ("fp32", "fp16"),
                ("implicit", "explicit"), (ShapeProfile("dyn", batch=(1, 2, 4)),))
     a = run_matrix(m, s, str(d / "a"))
@@ -43,6 +44,7 @@ def test_report_from_cpu_runs(cpu_runs, tmp_path):
     assert html.count("data:image/png;base64,") == len(res["images"])  # embedded: works offline
     assert "http://" not in html and "https://" not in html  # no CDN
     assert "mlp-onnxruntime-fp16-explicit-dyn-b4" in html and "Comparison against the baseline" in html
+    assert res["warnings"] == [] and "median over trials of the trial medians" in html
     assert "backend tensorrt is unavailable" in html  # skipped variants with their reasons
     assert "does not apply to an implicit" in html  # excluded combinations too
     rows = re.findall(r"<tr><td>(mlp-onnxruntime-[^<]+)</td>", html)
@@ -69,20 +71,50 @@ def test_report_reads_pytest_benchmark_json_and_names_bad_files(cpu_runs, tmp_pa
 
 def test_names_from_results_cannot_inject_markup(cpu_runs, tmp_path):
     d, a, _ = cpu_runs
-    doc = json.loads(Path(a.path).read_text())
+    lines = [json.loads(ln) for ln in Path(a.source).read_text().splitlines()]
     evil = "<script>alert(1)</script><img src=x onerror=alert(2)>|`"
-    doc["variants"][0]["variant"]["id"] = evil
-    doc["variants"][0]["variant"]["model"] = evil
-    doc["machine"]["host"] = evil
-    p = tmp_path / "evil" / "results.json"
+    lines[0]["machine"]["host"] = evil
+    first = next(ln for ln in lines if ln["event"] == "variant" and ln["record"]["status"] == "ok")
+    old_id = first["record"]["id"]
+    first["record"]["id"] = first["record"]["variant"]["id"] = first["record"]["variant"]["model"] = evil
+    for ln in lines:
+        if ln.get("id") == old_id:
+            ln["id"] = evil  # its trials follow the new id
+    p = tmp_path / "evil" / "results.jsonl"
     p.parent.mkdir()
-    p.write_text(json.dumps(doc))
+    p.write_text("".join(json.dumps(ln) + "\n" for ln in lines))
     res = render([str(p)], str(tmp_path / "rep"))
     html = Path(res["html"]).read_text()
     md = Path(res["markdown"]).read_text()
     assert "<script>" not in html and "onerror=alert" not in html.replace("onerror=alert(2)&gt;", "")
     assert "&lt;script&gt;" in html
     assert "<script>" not in md and "<img" not in md
+    from trtbench.results.store import read_results
+
+    assert evil in [r.id for r in read_results(str(p)).records]
+
+
+def test_report_and_gate_give_the_same_comparison(cpu_runs, tmp_path):
+    """``report --baseline`` shows the gate's own verdicts: ``trtbench gate`` with its default flags gives the
+    same ratio, interval and verdict for the same pair."""
+    from trtbench.cli.main import main
+    from trtbench.compare.load import load_runs
+
+    d, a, b = cpu_runs
+    shown = comparisons(load_runs([str(d / "a")]), load_runs([str(d / "b")]))
+    code = main(["gate", "--baseline", str(d / "a"), "--candidate", str(d / "b"), "--json", str(tmp_path / "v.json")])
+    gate = json.loads((tmp_path / "v.json").read_text())["findings"]
+    assert code == (1 if any(f["verdict"] in ("regression", "failed", "missing") for f in gate) else 0)
+    by = {(f["variant"], f["metric"]): f for f in gate}
+    assert sorted(by) == sorted((f.variant, f.metric) for f in shown) and len(shown) == 4 * 16
+    for f in shown:
+        g = by[(f.variant, f.metric)]
+        assert (f.verdict, f.baseline, f.candidate, f.ratio, f.p_value) == \
+            (g["verdict"], g["baseline"], g["candidate"], g["ratio"], g["p_value"])
+        assert [x if math.isfinite(x) else None for x in f.ci] == g["ci"] and f.method == g["method"]
+    html = Path(render([str(d / "b")], str(tmp_path / "rep"), baseline=[str(d / "a")])["html"]).read_text()
+    f = shown[0]
+    assert f"<td>{f.variant}</td><td>{f.metric}</td><td>{f.verdict}</td>" in html and f"{f.ratio:.3f}" in html
 
 
 @pytest.mark.skipif(not H100.exists(), reason="the committed H100 results are not in this checkout")

@@ -8,6 +8,7 @@ from tests.trt_double import recording_tensorrt
 from trtbench.backends.tensorrt.build import BuildSpec, configure_build
 from trtbench.backends.tensorrt.cache import EngineCache, cache_key
 from trtbench.backends.tensorrt.compat import TensorRTError, TrtApi, parse_version, unsupported_reason
+from trtbench.errors import UserError
 
 V86 = ("FP16", "INT8", "TF32", "REFIT", "VERSION_COMPATIBLE", "FP8")  # 8.6: FP8 exists, BF16 does not
 V10 = ("FP16", "BF16", "INT8", "FP8", "TF32", "VERSION_COMPATIBLE")
@@ -124,23 +125,55 @@ def test_parser_limits_lower_the_ir_and_refuse_new_opsets():
         fit_for_parser(m, api("8.6.0", V86))
 
 
-def test_plan_run_shapes_from_the_engine_profile():
-    from trtbench.backends.tensorrt.plan_run import plan_variant
+def test_plan_variant_shapes_from_the_engine_profile():
+    from trtbench.backends.tensorrt.engine_file import plan_variant
     from trtbench.errors import UserError
 
     io = [("input", True, "float", (-1, 3, 32, 32)), ("logits", False, "float", (-1, 10))]
     profiles = {"input": ((1, 3, 32, 32), (8, 3, 32, 32), (16, 3, 32, 32))}
-    v, run, lo, opt, hi = plan_variant("/x/resnet.plan", io, profiles, {}, 4)
-    assert v.id == "resnet-tensorrt-engine-explicit-engine-b4" and run["input"] == (4, 3, 32, 32)
-    _, run, *_ = plan_variant("/x/resnet.plan", io, profiles, {}, None)
-    assert run["input"] == (8, 3, 32, 32)  # the profile's opt shapes
+    v = plan_variant("/x/resnet.plan", io, profiles, {}, 4)
+    assert v.id == "resnet-tensorrt-engine-explicit-engine-b4" and v.batch == 4
+    assert v.model.plan and v.model.path == "/x/resnet.plan"
+    (r,) = v.profile.inputs  # the engine's min and max, the run shape as opt
+    assert (r.name, r.min, r.opt, r.max) == ("input", (1, 3, 32, 32), (4, 3, 32, 32), (16, 3, 32, 32))
+    v = plan_variant("/x/resnet.plan", io, profiles, {}, None)
+    assert v.profile.inputs[0].opt == (8, 3, 32, 32) and v.batch == 8  # the profile's opt shapes
+    v = plan_variant("/x/resnet.plan", io, profiles, {"input": (2, 3, 32, 32)}, None)
+    assert v.profile.inputs[0].opt == (2, 3, 32, 32) and v.id.endswith("-b2")
     with pytest.raises(UserError, match="outside the engine's profile"):
         plan_variant("/x/resnet.plan", io, profiles, {}, 64)
     with pytest.raises(UserError, match="--shapes names nope"):
         plan_variant("/x/resnet.plan", io, profiles, {"nope": (1, 2)}, None)
     static = [("input", True, "float", (2, 3, 32, 32)), ("logits", False, "float", (2, 10))]
-    v, run, *_ = plan_variant("/x/s.plan", static, {"input": None}, {}, None)
-    assert v.build_mode == "implicit" and run["input"] == (2, 3, 32, 32)
+    v = plan_variant("/x/s.plan", static, {"input": None}, {}, None)
+    assert v.build_mode == "implicit" and v.profile.inputs[0].opt == (2, 3, 32, 32) and v.batch == 2
+    with pytest.raises(UserError, match="static engine's batch is 2"):
+        plan_variant("/x/s.plan", static, {"input": None}, {}, 4)
+
+
+def test_two_plans_with_one_file_name_get_two_variant_ids(tmp_path, monkeypatch):
+    """run --engine a/model.plan --engine b/model.plan: two engines, two ids (as for ONNX models), so
+    neither record overwrites the other. TensorRT is replaced by a stand-in that describes any plan."""
+    from trtbench.backends.tensorrt import engine_file
+
+    io = [("input", True, "float", (-1, 3, 32, 32)), ("logits", False, "float", (-1, 10))]
+    profiles = {"input": ((1, 3, 32, 32), (8, 3, 32, 32), (16, 3, 32, 32))}
+    monkeypatch.setattr(engine_file, "trt_for_command", lambda flag, device: "api (double)")
+    monkeypatch.setattr(engine_file, "make_logger", lambda api, verbose=False: None)
+    monkeypatch.setattr(engine_file, "describe_plan", lambda api, plan, logger, device: (io, profiles))
+    paths = []
+    for folder, data in (("a", b"plan one" * 10), ("b", b"plan two" * 10), ("c", b"plan one" * 10)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "model.plan").write_bytes(data)
+        paths.append(str(tmp_path / folder / "model.plan"))
+    assert [v.id for v in engine_file.plan_variants(paths[:1], [4], {}, 0)] == \
+        ["model-tensorrt-engine-explicit-engine-b4"]
+    two = engine_file.plan_variants(paths[:2], [1, 4], {}, 0)
+    assert len({v.id for v in two}) == 4 and all(v.model.plan for v in two)
+    assert [v.model.path for v in two] == [paths[0], paths[0], paths[1], paths[1]]
+    assert [v.id for v in engine_file.plan_variants([paths[0], paths[2]], [4], {}, 0)] == [two[1].id]  # same bytes
+    with pytest.raises(UserError, match="does not exist"):
+        engine_file.plan_variants([paths[0], str(tmp_path / "nope" / "model.plan")], [4], {}, 0)
 
 
 def test_which_precisions_need_a_converted_model():

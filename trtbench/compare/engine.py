@@ -47,7 +47,7 @@ class Finding:
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
-        d["ci"] = list(self.ci) if self.ci else None
+        d["ci"] = [x if math.isfinite(x) else None for x in self.ci] if self.ci else None  # (0, inf): no variance
         d["trials"] = list(self.trials) if self.trials else None
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
@@ -184,6 +184,9 @@ def compare_runs(base: Sequence[RunDocument], cand: Sequence[RunDocument], specs
             v.findings.append(f[0])
             if f[1] is not None:
                 tests.append((f[0], f[1], spec))
+    if not v.findings:  # nothing was compared: that must never read as a pass
+        raise InvalidData("no rule applies to these runs (none of their variants has data for "
+                          f"{', '.join(s.text for s in specs)}): give --fail-on rules for what the runs measured")
     significant = benjamini_hochberg([est.p_value for _, est, _ in tests], fdr) if tests else []
     for (f, est, spec), sig in zip(tests, significant):
         floor = min_change_ms if spec.on_samples else 0.0
@@ -216,10 +219,10 @@ def _judge(vid: str, b: VariantRecord, c: VariantRecord, older: List[VariantReco
                        throttled=throttled), None
     tb, tc = trial_values(b, spec), trial_values(c, spec)
     if not tb or not tc:
-        if spec.default and not tb and not tc:
+        plain = (b if not tb else c).timing.get("pytest_benchmark_plain")
+        if spec.default and not tb and not tc and not plain:
             return None  # e.g. h2d with --no-data-transfers on both sides
         side = "baseline" if not tb else "candidate"
-        plain = (b if not tb else c).timing.get("pytest_benchmark_plain")
         why = ("plain pytest-benchmark data has no trials: gate it with pytest-benchmark's --benchmark-compare-fail, "
                "or measure with trtbench" if plain else f"the {side} has no per-trial {name} values")
         return Finding(vid, name, "no-data", threshold=spec.text, note=why, throttled=throttled), None

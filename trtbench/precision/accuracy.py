@@ -69,8 +69,9 @@ def compare_output(y: np.ndarray, ref: np.ndarray) -> Dict[str, Optional[float]]
     if not np.all(np.isfinite(a)):
         out["rel_l2"] = float("inf")
         out["nonfinite"] = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
-    if r.ndim == 2 and r.shape[1] > 1:
-        out["top1"] = float(np.mean(np.argmax(a, axis=1) == np.argmax(r, axis=1)))
+    if r.ndim == 2 and r.shape[1] > 1:  # a row with a NaN/inf never agrees (argmax would pick the NaN's index)
+        agree = (np.argmax(a, axis=1) == np.argmax(r, axis=1)) & np.all(np.isfinite(a), axis=1)
+        out["top1"] = float(np.mean(agree))
     return out
 
 
@@ -86,7 +87,9 @@ def compare(outputs: Dict[str, np.ndarray], reference: Dict[str, np.ndarray], pr
     top1s = [m["top1"] for m in per_output.values() if m["top1"] is not None]
     worst_top1 = min(top1s) if top1s else None
     inaccurate = worst_l2 > tol["rel_l2"] or (worst_top1 is not None and worst_top1 < tol["top1"])
-    return {"reference": "onnxruntime CPU, fp32 model, same inputs", "tolerance": dict(tol),
+    nonfinite = sum(int(m.get("nonfinite") or 0) for m in per_output.values())
+    out = {"nonfinite": nonfinite} if nonfinite else {}  # rel_l2 is inf then, which a results file holds as null
+    return {**out, "reference": "onnxruntime CPU, fp32 model, same inputs", "tolerance": dict(tol),
             "rel_l2": worst_l2, "top1": worst_top1,
             "max_abs": max((m["max_abs"] for m in per_output.values()), default=0.0),
             "cosine": min((m["cosine"] for m in per_output.values() if m["cosine"] is not None), default=None),

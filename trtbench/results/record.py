@@ -120,7 +120,9 @@ class Trial:
 
     @property
     def queries_per_s(self) -> float:
-        return self.samples.queries / self.samples.walltime_s if self.samples.walltime_s > 0 else 0.0
+        # a trial from pytest-benchmark JSON carries its statistics without the samples: count from those
+        n = self.samples.queries or (self.stats["compute"].n if "compute" in self.stats else 0)
+        return n / self.samples.walltime_s if self.samples.walltime_s > 0 else 0.0
 
     def value(self, series: str, stat: str = "median") -> Optional[float]:
         s = self.stats.get(series)
@@ -298,8 +300,8 @@ class VariantRecord:
             trials = (Trial.measured(s, index=0, round=0, position=0, process="v1", reloaded=True, started=0.0,
                                      ended=0.0, compute_timing=_v1_timing(d.get("timing") or {})),)
             planned = 1
-        else:
-            trials, planned = (), 0
+        else:  # a schema-2 record line: its trials are separate lines, its planned count is here
+            trials, planned = (), int(d.get("planned_trials") or 0)
         return cls(variant, vid, str(d["status"]), d.get("reason"), d.get("error"), d.get("shapes") or {},
                    d.get("backend") or {}, d.get("timing") or {}, trials, planned, tuple(d.get("quality") or ()),
                    d.get("nvml"), d.get("accuracy"), d.get("artifacts"), d.get("started"),

@@ -206,6 +206,11 @@ def finalize(rec: VariantRecord, settings: Mapping) -> VariantRecord:
     """The record's derived quality, from its trials and the run's settings."""
     if rec.status != "ok":
         return rec
+    failed = list(rec.extra.get("failed_trials") or [])
+    if not rec.trials and failed:  # described fine, but no trial could be measured: the variant failed
+        first = failed[0]
+        return replace(rec, status="failed", error=first.get("error") or rec.error,
+                       reason=f"{first.get('reason')} ({len(failed)} trial(s) failed, none was measured)")
     flags = assess(rec.trials, planned=rec.planned_trials, gpu=_gpu_timed(rec),
                    min_samples=int(settings.get("min_samples", 30)), cv_threshold=float(settings.get("cv_threshold", 0.025)),
                    accuracy=rec.accuracy)

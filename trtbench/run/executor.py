@@ -102,6 +102,13 @@ class InlineExecutor:
 def _worker_main(conn, tasks: List[Task]) -> None:
     """A worker process: run the tasks in order, send each outcome as soon as it exists."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends us
+    try:
+        _run_tasks(conn, tasks)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        pass  # the parent stopped listening (Ctrl-C, SIGTERM): stop quietly, no traceback on the user's terminal
+
+
+def _run_tasks(conn, tasks: List[Task]) -> None:
     process = f"worker pid {os.getpid()}"
     for task in tasks:
         backend = None

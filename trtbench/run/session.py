@@ -172,11 +172,11 @@ class RunSession:
                 res.writer.trial(task.vid, trial)
                 self.progress("trial", {"arm": res.arm.name, "record": rec, "trial": trial})
             else:
-                status, reason, _ = out
+                status, reason, err = out
                 self.progress("trial_failed", {"arm": res.arm.name, "record": rec, "reason": reason,
                                                "round": task.round})
                 rec = replace(rec, extra=dict(rec.extra, failed_trials=list(rec.extra.get("failed_trials", [])) +
-                                              [{"round": task.round, "reason": reason}]))
+                                              [{"round": task.round, "reason": reason, "error": err}]))
                 res.records[task.vid] = rec
                 res.writer.update(task.vid, extra=dict(rec.extra))
 

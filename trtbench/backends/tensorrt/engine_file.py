@@ -8,6 +8,7 @@ instead of building one.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -64,6 +65,10 @@ def _x(s) -> str:
     return "x".join(map(str, s))
 
 
+def _plan_name(path: str) -> str:
+    return "".join(c if c.isalnum() or c in "_." else "_" for c in Path(path).name.rsplit(".", 1)[0]) or "engine"
+
+
 def plan_variant(path: str, io, profiles, shapes: Dict[str, tuple], batch: Optional[int]) -> Variant:
     inputs = [(n, dt, s) for n, is_in, dt, s in io if is_in]
     ranges: List[InputRange] = []
@@ -90,20 +95,23 @@ def plan_variant(path: str, io, profiles, shapes: Dict[str, tuple], batch: Optio
     dynamic = any(p is not None for p in profiles.values())
     first = ranges[0].opt if ranges else ()
     b = int(first[0]) if first else 1
-    name = "".join(c if c.isalnum() or c in "_." else "_" for c in Path(path).name.rsplit(".", 1)[0]) or "engine"
-    return Variant(ModelSource(name, str(path), plan=True), "tensorrt", b, "engine",
+    return Variant(ModelSource(_plan_name(path), str(path), plan=True), "tensorrt", b, "engine",
                    "explicit" if dynamic else "implicit", ShapeProfile("engine", inputs=tuple(ranges)))
 
 
 def plan_variants(paths: Sequence[str], batches: Sequence[Optional[int]], shapes: Dict[str, tuple],
                   device: int) -> List[Variant]:
     """One variant per plan file and batch, read from the engines (the user errors come before anything runs)."""
+    from trtbench.run.plan import unique_names
+
     api = trt_for_command("--engine", device)
+    plans = {str(p): read_plan(p) for p in paths}
+    # two plans named alike (a/model.plan, b/model.plan) get a content hash each, as models do: one id, one engine
+    sources = unique_names(tuple(ModelSource(_plan_name(p), p, plan=True) for p in plans))
     out = []
-    for path in paths:
-        plan = read_plan(path)
-        io, profiles = describe_plan(api, plan, make_logger(api), device)
-        out += [plan_variant(path, io, profiles, shapes, b) for b in batches]
+    for src in sources:
+        io, profiles = describe_plan(api, plans[src.path], make_logger(api), device)
+        out += [replace(plan_variant(src.path, io, profiles, shapes, b), model=src) for b in batches]
     return out
 
 
