@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import onnx
 
@@ -78,3 +79,27 @@ def load_onnx(path: str) -> onnx.ModelProto:
 def model_digest(model: onnx.ModelProto) -> str:
     """A content hash of the model (the key for caches of converted models and engines)."""
     return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()
+
+
+def _content_tag(source: ModelSource) -> str:
+    h = hashlib.sha256()
+    with open(source.path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:6]
+
+
+def unique_names(models: Tuple[ModelSource, ...]) -> Tuple[ModelSource, ...]:
+    """Models whose names clash get ``-<content hash>`` appended (same content: same name, one model)."""
+    counts = Counter(m.name for m in models)
+    out = []
+    for m in models:
+        if counts[m.name] > 1 and m.path is not None:
+            m = replace(m, name=f"{m.name}-{_content_tag(m)}")
+        out.append(m)
+    seen = {}
+    for m in out:  # identical files under two paths are one model
+        if m.name in seen and seen[m.name].path != m.path and m.path and _content_tag(m) != _content_tag(seen[m.name]):
+            raise UserError(f"two different models are both named {m.name}: rename one of the files")
+        seen.setdefault(m.name, m)
+    return tuple(dict.fromkeys(seen.values()))

@@ -6,8 +6,6 @@ Model names become variant ids, so two model files with the same name (``a/model
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
 from dataclasses import replace
 from typing import List, Tuple
 
@@ -16,31 +14,7 @@ from trtbench.errors import UserError
 from trtbench.matrix.expand import Exclusion, expand
 from trtbench.matrix.spec import Matrix, Variant
 from trtbench.models.inspect import inspect_model
-from trtbench.models.loading import ModelSource
-
-
-def _content_tag(source: ModelSource) -> str:
-    h = hashlib.sha256()
-    with open(source.path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:6]
-
-
-def unique_names(models: Tuple[ModelSource, ...]) -> Tuple[ModelSource, ...]:
-    """Models whose names clash get ``-<content hash>`` appended (same content: same name, one model)."""
-    counts = Counter(m.name for m in models)
-    out = []
-    for m in models:
-        if counts[m.name] > 1 and m.path is not None:
-            m = replace(m, name=f"{m.name}-{_content_tag(m)}")
-        out.append(m)
-    seen = {}
-    for m in out:  # identical files under two paths are one model
-        if m.name in seen and seen[m.name].path != m.path and m.path and _content_tag(m) != _content_tag(seen[m.name]):
-            raise UserError(f"two different models are both named {m.name}: rename one of the files")
-        seen.setdefault(m.name, m)
-    return tuple(dict.fromkeys(seen.values()))
+from trtbench.models.loading import unique_names
 
 
 def plan_matrix(matrix: Matrix) -> Tuple[List[Variant], List[Exclusion]]:

@@ -19,7 +19,7 @@ from trtbench.errors import UserError
 from trtbench.gpu import cuda
 from trtbench.matrix.spec import InputRange, ShapeProfile, Variant
 from trtbench.models.inspect import ModelInfo, TensorInfo
-from trtbench.models.loading import ModelSource
+from trtbench.models.loading import ModelSource, unique_names
 
 
 class PlanBackend(TensorRTBackend):
@@ -102,8 +102,6 @@ def plan_variant(path: str, io, profiles, shapes: Dict[str, tuple], batch: Optio
 def plan_variants(paths: Sequence[str], batches: Sequence[Optional[int]], shapes: Dict[str, tuple],
                   device: int) -> List[Variant]:
     """One variant per plan file and batch, read from the engines (the user errors come before anything runs)."""
-    from trtbench.run.plan import unique_names
-
     api = trt_for_command("--engine", device)
     plans = {str(p): read_plan(p) for p in paths}
     # two plans named alike (a/model.plan, b/model.plan) get a content hash each, as models do: one id, one engine
