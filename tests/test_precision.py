@@ -223,8 +223,10 @@ def test_onnxruntime_binds_bf16_io_by_pointer(tmp_path, fast_settings, monkeypat
     fp32 = tmp_path / "double.onnx"
     onnx.save(_cast_model(T.FLOAT), fp32)
     stand_in = transform.ConvertedModel(_cast_model(T.BFLOAT16), "stand-in bf16-io model (test double)")
-    monkeypatch.setattr(transform, "apply_precision", lambda model, precision, settings=None, calibration=None:
-                        stand_in if precision == "bf16-io" else transform.ConvertedModel(model, "fp32"))
+    from trtbench.backends import onnxruntime_backend
+
+    monkeypatch.setattr(onnxruntime_backend, "apply_precision", lambda model, precision, settings=None,
+                        calibration=None: stand_in if precision == "bf16-io" else transform.ConvertedModel(model, "fp32"))
     rec = measure_variant(Variant(ModelSource("double", str(fp32)), "onnxruntime", 4, "bf16-io", "implicit"),
                           fast_settings, tmp_path / "res")  # inline: the worker would not see the monkeypatch
     import onnxruntime as ort
