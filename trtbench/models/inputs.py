@@ -103,6 +103,13 @@ def input_kinds(model: Optional[onnx.ModelProto], dtypes: Mapping[str, str],
             if kind == "b":
                 raise UserError(f"--input-range {name}: the input is bool, which has no range: leave it out")
             lo, hi = ranges[name]
+            if kind in "iu":
+                if lo != int(lo) or hi != int(hi):
+                    raise UserError(f"--input-range {name}: the input is {dtype}: give integer ends, e.g. {name}:0,999")
+                lo, hi = int(lo), int(hi)
+                info = np.iinfo(np.dtype(dtype))
+                if lo < info.min or hi > info.max:
+                    raise UserError(f"--input-range {name}: {lo}..{hi} does not fit {dtype} ({info.min}..{info.max})")
             out[name] = InputKind("range", lo, hi, "--input-range")
         elif kind in "iu" and model is not None and embedding_rows(model, name) is not None:
             rows, node = embedding_rows(model, name)
