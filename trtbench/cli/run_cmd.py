@@ -71,7 +71,7 @@ def cmd_run(args) -> int:
         matrix_doc = {"engines": [str(e) for e in args.engine], "batches": [b for b in batches if b is not None],
                       "shapes": {k: list(v) for k, v in shapes.items()}}
     else:
-        variants, excluded = plan_matrix(matrix)
+        variants, excluded = plan_matrix(matrix, settings)
         matrix_doc = matrix.to_dict()
     if not variants:
         raise UserError(f"nothing to run: all {len(excluded)} combination(s) of the matrix are excluded "
