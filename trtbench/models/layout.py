@@ -35,7 +35,7 @@ class BatchLayout:
         if not self.inputs:
             return "no input has a batch dimension"
         what = f"symbolic {self.symbol!r}" if self.symbol else f"static, exported at {self.exported}"
-        return f"batch ({what}) on axis 0 of {', '.join(self.inputs)}"
+        return f"{what}, axis 0 of {', '.join(self.inputs)}"
 
 
 def _first_dim(t: TensorInfo):
