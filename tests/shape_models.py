@@ -82,3 +82,22 @@ def classifier9(batch: int = 1, channels: int = 8, classes: int = 5, flat=None) 
 def save(model: onnx.ModelProto, path) -> str:
     onnx.save(model, str(path))
     return str(path)
+
+
+FAST = {"trials": "1", "duration_s": "0.01", "warmup_ms": "1", "iterations": "3", "isolation": "inline",
+        "no_nvml": True, "backends": ["onnxruntime"]}
+
+
+def run_matrix(tmp_path, **values):
+    """configure -> plan -> one inline run session on onnxruntime, as ``trtbench run`` does; returns
+    ({id: VariantRecord}, [Exclusion]). Short trials: these tests check behaviour, not speed."""
+    from trtbench.config.configure import configure
+    from trtbench.run.plan import plan_matrix
+    from trtbench.run.session import RunSession, plain_arm
+
+    merged = dict(FAST, results=str(tmp_path / "results"), cache_dir=str(tmp_path / "cache"), **values)
+    matrix, settings, results = configure(merged)
+    variants, excluded = plan_matrix(matrix, settings)
+    session = RunSession([plain_arm(variants, settings)], results, command="test", matrices=[matrix.to_dict()],
+                         excluded=[[e.to_dict() for e in excluded]])
+    return {r.id: r for r in session.run().records}, excluded

@@ -50,6 +50,9 @@ def dims_from_toml(table: Any) -> Dims:
     for name, values in table.items():
         if not _DIM_NAME.match(name) or not isinstance(values, list) or not values:
             raise UserError(f"[matrix] dims.{name} must be a non-empty list of sizes, e.g. dims = {{seq = [128, 512]}}")
+        if any(isinstance(v, (str, bool)) or not isinstance(v, int) for v in values):
+            raise UserError(f"bad [matrix] dims.{name} item: give positive integers without quotes, e.g. "
+                            f"dims = {{{name} = [128, 512]}}")
         out.append((name, _dim_values(name, values, f"[matrix] dims.{name}")))
     return tuple(out)
 
