@@ -105,11 +105,12 @@ def fix_batch_pins(model: onnx.ModelProto) -> Tuple[onnx.ModelProto, List[str]]:
         return m, []
     notes: List[str] = []
     done = set()
+    refused: Dict[str, str] = {}  # pins the rule does not prove, with why (kept until nothing else changes)
     while True:  # one rewrite at a time: a fixed pin lets the batch symbol reach the next Reshape
         shapes = _inferred_shapes(m, set(layout.inputs))
         if shapes is None:
             return m, notes + ["--fix-batch: ONNX shape inference fails on this model, so no Reshape could be proved "
-                               "equivalent; nothing rewritten"]
+                               "equivalent; nothing more rewritten"]
         progress = False
         for node in m.graph.node:
             key = node.name or node.output[0]
@@ -120,16 +121,17 @@ def fix_batch_pins(model: onnx.ModelProto) -> Tuple[onnx.ModelProto, List[str]]:
                 continue
             data = shapes.get(node.input[0])
             if not data or data[0] != _SYMBOL:
-                continue  # not (yet) provably the batch; a later pass may see it after another rewrite
+                refused[key] = (f"its data input's first dim is {data[0] if data else 'unknown'}, not provably the "
+                                f"batch")
+                continue  # a later pass may see the batch there, after another rewrite
             new = target.astype(np.int64).copy()
-            if _allowzero(node):
-                if -1 in target.tolist():
-                    continue
-                new[0] = -1
-            else:
-                new[0] = 0
+            if _allowzero(node) and -1 in target.tolist():
+                refused[key] = "allowzero=1 takes 0 literally and the target already has its one -1"
+                continue
+            new[0] = -1 if _allowzero(node) else 0
             _write_target(m, node, holder, new)
             done.add(key)
+            refused.pop(key, None)
             notes.append(f"--fix-batch: Reshape {key!r} target {target.tolist()} -> {new.tolist()} (its data input's "
                          f"first dim is the batch by ONNX shape inference, and the entry equals the exported batch "
                          f"{batch}; {int(new[0])} keeps it per sample, identical at batch {batch})")
@@ -137,10 +139,6 @@ def fix_batch_pins(model: onnx.ModelProto) -> Tuple[onnx.ModelProto, List[str]]:
             break
         if not progress:
             break
-    for node in m.graph.node:
-        key = node.name or node.output[0]
-        target, _ = _constant(m, node.input[1]) if node.op_type == "Reshape" and len(node.input) > 1 else (None, None)
-        if key not in done and target is not None and target.ndim == 1 and target.size and int(target[0]) == batch:
-            notes.append(f"--fix-batch: Reshape {key!r} target {target.tolist()} left as it is (its data input's "
-                         f"first dim is not provably the batch)")
+    for key, why in refused.items():
+        notes.append(f"--fix-batch: Reshape {key!r} left as it is ({why})")
     return m, notes
