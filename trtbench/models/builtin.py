@@ -188,8 +188,8 @@ def make_encoder(vocab: int = 1000, positions: int = 2048, dim: int = 64, heads:
 
     Token embedding (Gather over a [vocab, dim] table: ids 0..vocab-1), learned positions (the first ``seq``
     rows of a [positions, dim] table, sliced at run time), LayerNorm, then post-norm blocks of masked
-    self-attention and a GELU feed-forward. The mask enters as an additive bias, (1 - mask) * -10000 on the
-    scores. Written with opset-17 operators TensorRT 8.6 parses and onnx2torch 1.5.8 converts (LayerNorm
+    self-attention and a GELU feed-forward. The mask enters as an additive bias on the scores: 0 where the
+    mask is 1, -10000 where it is 0. Written with opset-17 operators TensorRT 8.6 parses and onnx2torch 1.5.8 converts (LayerNorm
     written out, no LayerNormalization operator)."""
     g = _Graph(seed=4)
     word = g.weight("word_embeddings", (vocab, dim), dim)
@@ -199,10 +199,11 @@ def make_encoder(vocab: int = 1000, positions: int = 2048, dim: int = 64, heads:
     zero = g.const("slice_start", np.array([0], np.int64))
     pos = g.op("Slice", [pos_table, zero, seq_len, zero])  # rows 0..S-1 of the table, axis 0: [S, D]
     x = _layer_norm(g, g.op("Add", [x, pos]), dim)
-    keep = g.op("Cast", ["attention_mask"], to=TensorProto.FLOAT)  # 1 = attend, 0 = padding
-    one = g.const("one", np.array(1.0, np.float32))
-    neg = g.const("mask_value", np.array(-10000.0, np.float32))
-    bias = g.op("Mul", [g.op("Sub", [one, keep]), neg])
+    # mask 1 = attend, 0 = padding -> bias 0 / -10000. Where over float constants rather than a Cast of the
+    # mask to float: the constants follow the module's dtype when PyTorch runs it in fp16/bf16, a Cast would not.
+    padding = g.op("Equal", ["attention_mask", g.const("mask_zero", np.array(0, np.int64))])
+    bias = g.op("Where", [padding, g.const("mask_value", np.array(-10000.0, np.float32)),
+                          g.const("no_bias", np.array(0.0, np.float32))])
     bias = g.op("Unsqueeze", [bias, g.const("bias_axes", np.array([1, 2], np.int64))])  # [B, 1, 1, S]
     for _ in range(layers):
         x = _layer_norm(g, g.op("Add", [x, _attention(g, x, dim, heads, bias)]), dim)
