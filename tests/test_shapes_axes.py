@@ -171,3 +171,28 @@ def test_without_a_size_the_variant_is_skipped_with_the_way_to_give_it(tmp_path)
     recs, _ = run_matrix(tmp_path, models=[path], batches=["1"], build_modes=["implicit"])
     (r,) = recs.values()
     assert r.status == "skipped" and "input b axis 0 is the dynamic dim 'm'" in r.reason and "--dim m=" in r.reason
+
+
+def test_the_pytest_plugin_takes_the_same_options(tmp_path):
+    """One option table: --trtbench-dim, --trtbench-input-range, --trtbench-load-inputs, --trtbench-fix-batch."""
+    from _pytest.config.argparsing import Parser
+
+    from trtbench.config.options import ALL_OPTIONS, add_pytest_options
+
+    np.save(tmp_path / "ids.npy", np.zeros((1, 8), np.int64))
+    parser = Parser(_ispytest=True)
+    add_pytest_options(parser.getgroup("trtbench"))
+    ns = parser.parse(["--trtbench-model", "encoder", "--trtbench-dim", "seq=8,16", "--trtbench-input-range",
+                       "input_ids:0,9", "--trtbench-load-inputs", f"attention_mask:{tmp_path / 'ids.npy'}",
+                       "--trtbench-fix-batch"])
+    matrix, settings, _ = configure({o.dest: getattr(ns, "trtbench_" + o.dest) for o in ALL_OPTIONS})
+    assert matrix.dims == (("seq", (8, 16)),) and settings.fix_batch
+    assert settings.input_ranges == {"input_ids": (0.0, 9.0)}
+    assert settings.load_inputs == {"attention_mask": str(tmp_path / "ids.npy")}
+
+
+def test_dim_with_a_prebuilt_plan_is_a_user_error(capsys):
+    from trtbench.cli.main import main
+
+    assert main(["run", "--engine", "x.plan", "--dim", "seq=8"]) == 2
+    assert "--dim sweeps a model's named dims; a prebuilt plan runs at --shapes" in capsys.readouterr().err

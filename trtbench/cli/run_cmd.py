@@ -63,6 +63,8 @@ def cmd_run(args) -> int:
         values = dict(values, models=None, backends=["tensorrt"])
     matrix, settings, results_dir = configure(values, best_available)
     if args.engine:
+        if matrix.dims:
+            raise UserError("--dim sweeps a model's named dims; a prebuilt plan runs at --shapes (trtexec syntax)")
         if args.shapes and args.batches:
             raise UserError("give --shapes or --batch with --engine, not both")
         shapes = parse_shapes(args.shapes, "--shapes") if args.shapes else {}
