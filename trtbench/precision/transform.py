@@ -276,8 +276,11 @@ def _quantize(model: onnx.ModelProto, precision: str, calibration: Optional[str]
                             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
                                            "QuantizeBias": False})
         except Exception as exc:
-            raise NotApplicable(f"onnxruntime quantize_static ({precision}) failed on this model: "
-                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            why = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            if precision == "fp8" and softmax and "'avg' and/or 'std' missing" in why:
+                why = ("onnxruntime 1.17-1.19 give a Softmax output the range 0..1 without the statistics their "
+                       "fp8 scale needs (onnxruntime 1.16 and 1.20+ quantize it): use another onnxruntime")
+            raise NotApplicable(f"onnxruntime quantize_static ({precision}) failed on this model: {why}") from None
         quantized = onnx.load(dst)
     return ConvertedModel(quantized, f"onnxruntime.quantization.quantize_static (QDQ, {precision}, "
                                      f"{'MinMax' if precision == 'int8' else 'Distribution'}, "
