@@ -278,8 +278,8 @@ def _quantize(model: onnx.ModelProto, precision: str, calibration: Optional[str]
         except Exception as exc:
             why = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
             if precision == "fp8" and softmax and "'avg' and/or 'std' missing" in why:
-                why = ("onnxruntime 1.17-1.19 give a Softmax output the range 0..1 without the statistics their "
-                       "fp8 scale needs (onnxruntime 1.16 and 1.20+ quantize it): use another onnxruntime")
+                why = ("onnxruntime 1.18-1.19 give a Softmax output the range 0..1 without the statistics their "
+                       "fp8 scale needs (1.16, 1.17 and 1.20+ quantize it): use another onnxruntime")
             raise NotApplicable(f"onnxruntime quantize_static ({precision}) failed on this model: {why}") from None
         quantized = onnx.load(dst)
     return ConvertedModel(quantized, f"onnxruntime.quantization.quantize_static (QDQ, {precision}, "
