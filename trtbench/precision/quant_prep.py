@@ -11,12 +11,13 @@ as onnxruntime's quantization docs recommend, so that old exports (opset 9, IR 3
    domains declared), so an int8 variant would differ from the fp32 one by more than its Q/DQ nodes, and
    TensorRT makes those fusions itself.
 
-And one fact of onnxruntime 1.16-1.19 that pre-processing does not fix: ``quantize_static`` sets the range of
-every Softmax output to 0..1 (``adjust_tensor_ranges``), but only calibrated tensors may be set, and a
-Softmax output is calibrated only when a quantized op reads it. A Softmax that ends the model (a classifier's
+And one fact of onnxruntime 1.18-1.19 that pre-processing does not fix (checked: 1.16.3, 1.17.3 and 1.20.1 do
+not have it): ``quantize_static`` sets the range of every Softmax output to 0..1 (``adjust_tensor_ranges``), but
+only calibrated tensors may be set, and a Softmax output is calibrated only when a quantized op reads it. A Softmax that ends the model (a classifier's
 probabilities) then fails ("Only an existing tensor can be modified"). ``softmax_names`` gives the Softmax
 nodes, which the caller calibrates (Softmax among the op types) but excludes from quantization
 (``nodes_to_exclude``): their outputs get ranges, and no Softmax is quantized, on old and new versions alike.
+(1.16.3 fails on an opset-9 export for another reason, per-channel QDQ below opset 13: step 2 fixes that.)
 """
 
 from __future__ import annotations

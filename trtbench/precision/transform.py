@@ -265,7 +265,7 @@ def _quantize(model: onnx.ModelProto, precision: str, calibration: Optional[str]
         try:
             # TensorRT's explicit-quantization recipe: Q/DQ on the inputs of Conv/MatMul/Gemm only,
             # symmetric scales, biases left in float (TensorRT rejects quantized bias/BatchNorm inputs).
-            # Softmax is calibrated but never quantized (see quant_prep: onnxruntime 1.16-1.19 need its range).
+            # Softmax is calibrated but never quantized (see quant_prep: onnxruntime 1.18-1.19 need its range).
             quantize_static(pre, dst, _Reader(feeds), quant_format=QuantFormat.QDQ, activation_type=qtype,
                             weight_type=qtype, per_channel=precision == "int8",
                             op_types_to_quantize=["Conv", "MatMul", "Gemm"] + (["Softmax"] if softmax else []),
