@@ -119,3 +119,15 @@ def test_int8_runs_in_the_matrix_on_the_old_model(tmp_path):
     (r,) = recs.values()
     assert r.status == "ok" and "opset 9 -> 13" in r.backend["precision_method"]
     assert not r.accuracy["inaccurate"]
+
+
+def test_quantizing_leaves_nothing_in_the_working_directory(tmp_path, monkeypatch):
+    """onnxruntime's symbolic shape inference fails on the encoder (a Slice to a run-time length) and then saves
+    sym_shape_infer_temp.onnx and its data files where it runs: that must be trtbench's temporary folder."""
+    from trtbench.models.builtin import builtin_model
+    from trtbench.precision.transform import _quantize
+
+    monkeypatch.chdir(tmp_path)
+    q = _quantize(builtin_model("encoder"), "int8", None, seed=0)
+    assert "symbolic shape inference failed" in q.method  # the case that writes the files
+    assert list(tmp_path.iterdir()) == []

@@ -22,6 +22,8 @@ nodes, which the caller calibrates (Softmax among the op types) but excludes fro
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import List, Tuple
 
 import onnx
@@ -67,7 +69,8 @@ class QuantPrepError(Exception):
 
 
 def pre_process(src: str, dst: str) -> str:
-    """Step 3 from file ``src`` to file ``dst``; returns what ran. When every variant fails, ``dst`` is a copy of
+    """Step 3 from file ``src`` to file ``dst`` (paths in a temporary folder, which is the working directory
+    meanwhile); returns what ran. When every variant fails, ``dst`` is a copy of
     ``src`` and the return value says so (quantize_static then runs on the model as it is)."""
     try:
         from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -79,13 +82,26 @@ def pre_process(src: str, dst: str) -> str:
     errors = []
     for kwargs, what in attempts:
         try:
-            quant_pre_process(src, dst, skip_optimization=True, **kwargs)
+            with _working_directory(os.path.dirname(os.path.abspath(dst))):
+                quant_pre_process(src, dst, skip_optimization=True, **kwargs)
             _drop_unused_domains(dst)
             return what + (f" (symbolic shape inference failed: {errors[0]})" if errors else "")
         except Exception as exc:
             errors.append((str(exc).strip().splitlines() or [type(exc).__name__])[0][:160])
     onnx.save(onnx.load(src), dst)
     return f"no pre-processing (quant_pre_process failed: {errors[0]})"
+
+
+@contextlib.contextmanager
+def _working_directory(path: str):
+    """onnxruntime's symbolic shape inference, when incomplete, saves ``sym_shape_infer_temp.onnx`` and its data
+    files into the working directory: let that be our temporary folder, not the user's."""
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _drop_unused_domains(path: str) -> None:
