@@ -162,10 +162,10 @@ class TorchBackend(GpuBackend):
         io = self._np_io_dtype()
         return widen(arr, io) if arr.dtype == io else arr
 
-    def _wrap(self, ptr: int, shape, np_dtype) -> object:
+    def _wrap(self, ptr: int, shape, np_dtype, bf16: bool) -> object:
         torch = _torch()
         t = torch.as_tensor(_CudaArray(ptr, shape, np_dtype), device=self.device)
-        return t.view(torch.bfloat16) if self.io_dtype == torch.bfloat16 and np_dtype == np.uint16 else t
+        return t.view(torch.bfloat16) if bf16 else t
 
     def _run_module(self, inputs):
         torch = _torch()
@@ -203,7 +203,8 @@ class TorchBackend(GpuBackend):
                                  {n: (io_np, tuple(o.shape)) for n, o in zip(self.out_names, max_outs)})
         del max_outs
         self.buffers.load_inputs({n: self._to_io(feeds[n], n) for n in names})
-        self.dev_in = [self._wrap(self.buffers.inputs[n].device.ptr, feeds[n].shape, self._in_np(n)) for n in names]
+        self.dev_in = [self._wrap(self.buffers.inputs[n].device.ptr, feeds[n].shape, self._in_np(n),
+                                  self._in_torch(n) == torch.bfloat16) for n in names]
         # The actual output shapes come from one run at the run shapes.
         with torch.cuda.device(self.device):
             s = self.buffers.inputs
