@@ -81,6 +81,31 @@ def test_the_default_run_includes_the_encoder_at_its_default_length(tmp_path):
     assert all(r.status == "ok" for r in recs.values())
 
 
+@pytest.mark.gpu
+@pytest.mark.tensorrt
+def test_tensorrt_runs_the_encoder_in_one_dynamic_engine_and_in_static_ones(tmp_path):
+    recs, _ = run_matrix(tmp_path, models=["encoder"], backends=["tensorrt"], batches=["2"], dims=["seq=16,64"])
+    assert len(recs) == 4 and all(r.status == "ok" for r in recs.values()), {k: r.reason for k, r in recs.items()}
+    assert all(r.accuracy["rel_l2"] < 1e-3 for r in recs.values())  # int32 ids: the same tokens as the reference
+    dynamic = [r for r in recs.values() if r.variant.build_mode == "explicit"]
+    static = [r for r in recs.values() if r.variant.build_mode == "implicit"]
+    assert len({r.backend["cache_key"] for r in dynamic}) == 1  # one engine, profile seq 16..64, for both lengths
+    assert len({r.backend["cache_key"] for r in static}) == 2  # one engine per length
+    ids = next(t for t in dynamic[0].backend["io"] if t["name"] == "input_ids")
+    assert ids["engine_shape"] == [-1, -1] and ids["dtype"] in ("int32", "int64")  # 8.6 takes int64 as int32
+
+
+@pytest.mark.gpu
+@pytest.mark.torch
+def test_pytorch_on_cuda_runs_the_encoder_at_two_lengths(tmp_path):
+    recs, _ = run_matrix(tmp_path, models=["encoder"], backends=["torch"], batches=["2"], dims=["seq=16,64"],
+                         precisions=["fp32", "fp16"])
+    assert len(recs) == 8 and all(r.status == "ok" for r in recs.values()), {k: r.reason for k, r in recs.items()}
+    assert all(r.backend["device"].startswith("cuda") and not r.accuracy["inaccurate"] for r in recs.values())
+    assert all(t.compute_timing == "graph" or t.compute_timing.startswith("eager") for r in recs.values()
+               for t in r.trials)  # a CUDA graph, or eager with the fallback's reason (onnx2torch's Slice syncs)
+
+
 # --- external data ------------------------------------------------------------------------------------------
 
 def _external(tmp_path):
