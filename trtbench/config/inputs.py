@@ -36,8 +36,9 @@ def parse_dims(values: Iterable[str]) -> Dims:
         name, sep, rest = str(raw).partition("=")
         name = name.strip()
         if not sep or not _DIM_NAME.match(name) or not rest.strip():
-            raise UserError(f"bad --dim {raw!r}: write NAME=V1,V2,... with the dim's symbolic name in the model, "
-                            f"e.g. --dim seq=128,512,2048")
+            raise UserError(f"bad --dim {raw!r}: write NAME=V1,V2,... with the dim's symbolic name in the model "
+                            f"(letters, digits, '_', '.'; other names: --minShapes/--optShapes/--maxShapes), e.g. "
+                            f"--dim seq=128,512,2048")
         out[name] = _dim_values(name, [v for v in rest.split(",") if v.strip()], f"--dim {name}")
     return tuple(out.items())
 
