@@ -126,7 +126,7 @@ def test_inspect_json_and_text(tmp_path):
 
 def test_models_and_backends_json():
     models = json.loads(cli("models", "--json").stdout)
-    assert {m["name"] for m in models} == {"resnet", "mlp", "transformer"}
+    assert {m["name"] for m in models} == {"resnet", "mlp", "transformer", "encoder"}
     backends = json.loads(cli("backends", "--json").stdout)
     assert {b["name"] for b in backends} == {"onnxruntime", "torch", "tensorrt"}
     assert all(b["available"] or b["reason"] for b in backends)

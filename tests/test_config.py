@@ -262,7 +262,7 @@ def test_every_run_setting_is_settable_from_the_run_table_with_its_own_type(tmp_
                "spin_wait": True, "data_transfers": False, "nvml_interval_ms": 2.5, "nvml": False, "device": 1,
                "seed": 9, "cache_dir": "cache", "min_samples": 8, "cv_threshold": 0.5, "check_accuracy": False,
                "layer_profile": True, "engine": "x.plan", "trt_typing": "strong", "trt_workspace_bytes": 4096,
-               "trt_opt_level": 1, "verbose": True, "calibration": str(tmp_path / "cal.npz")}
+               "trt_opt_level": 1, "verbose": True, "calibration": str(tmp_path / "cal.npz"), "fix_batch": True}
     (tmp_path / "cal.npz").write_bytes(b"")
     assert set(changed) | set(NOT_IN_RUN_TABLE) == {f.name for f in dataclasses.fields(RunSettings)}
     f = tmp_path / "m.toml"

@@ -146,23 +146,32 @@ class TorchBackend(GpuBackend):
         return {torch.float32: np.dtype(np.float32), torch.float16: np.dtype(np.float16),
                 torch.bfloat16: np.dtype(np.uint16)}[self.io_dtype]  # bf16 travels as its 16-bit pattern
 
-    def _to_io(self, arr: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(narrow(np.asarray(arr), self._np_io_dtype()))
+    def _in_np(self, name: str) -> np.dtype:
+        """An input's host dtype: floats travel in the precision's I/O type, integers and bools as they are."""
+        dt = np.dtype(self.prepared.dtypes[name])
+        return self._np_io_dtype() if dt.kind == "f" else dt
+
+    def _in_torch(self, name: str):
+        dt = np.dtype(self.prepared.dtypes[name])
+        return self.io_dtype if dt.kind == "f" else _torch().from_numpy(np.empty(0, dt)).dtype
+
+    def _to_io(self, arr: np.ndarray, name: str) -> np.ndarray:
+        return np.ascontiguousarray(narrow(np.asarray(arr), self._in_np(name)))
 
     def _from_io(self, arr: np.ndarray) -> np.ndarray:
         io = self._np_io_dtype()
         return widen(arr, io) if arr.dtype == io else arr
 
-    def _wrap(self, ptr: int, shape, np_dtype) -> object:
+    def _wrap(self, ptr: int, shape, np_dtype, bf16: bool) -> object:
         torch = _torch()
         t = torch.as_tensor(_CudaArray(ptr, shape, np_dtype), device=self.device)
-        return t.view(torch.bfloat16) if self.io_dtype == torch.bfloat16 else t
+        return t.view(torch.bfloat16) if bf16 else t
 
     def _run_module(self, inputs):
         torch = _torch()
         with torch.inference_mode():
-            if self.io_dtype != self.compute_dtype:
-                inputs = [x.to(self.compute_dtype) for x in inputs]
+            if self.io_dtype != self.compute_dtype:  # float inputs only: token ids and masks keep their type
+                inputs = [x.to(self.compute_dtype) if x.is_floating_point() else x for x in inputs]
             out = self.module(*inputs)
             outs = out if isinstance(out, (tuple, list)) else (out,)
             if self.io_dtype != self.compute_dtype:
@@ -175,10 +184,10 @@ class TorchBackend(GpuBackend):
         self.out_names = [t.name for t in self.prepared.info.outputs]
         io_np = self._np_io_dtype()
         if not self.on_gpu:
-            self.host_in = {n: self._to_io(feeds[n]) for n in names}
-            self.dev_in = [torch.empty(self.host_in[n].shape, dtype=self.io_dtype) for n in names]
+            self.host_in = {n: self._to_io(feeds[n], n) for n in names}
+            self.dev_in = [torch.empty(self.host_in[n].shape, dtype=self._in_torch(n)) for n in names]
             self._host_in_t = [torch.from_numpy(self.host_in[n]).view(self.io_dtype)
-                               if self.io_dtype == torch.bfloat16 else torch.from_numpy(self.host_in[n])
+                               if self._in_torch(n) == torch.bfloat16 else torch.from_numpy(self.host_in[n])
                                for n in names]
             outs = self._run_module([t.copy_(h) for t, h in zip(self.dev_in, self._host_in_t)])
             self.host_out = {n: np.empty(tuple(o.shape), io_np) for n, o in zip(self.out_names, outs)}
@@ -186,20 +195,21 @@ class TorchBackend(GpuBackend):
 
         # Output shapes at the profile maximum size the output buffers (a probe run at max shapes).
         with torch.cuda.device(self.device):
-            zeros = [torch.zeros(self.prepared.max_shapes[n], dtype=self.io_dtype, device=self.device) for n in names]
+            zeros = [torch.zeros(self.prepared.max_shapes[n], dtype=self._in_torch(n), device=self.device) for n in names]
             max_outs = self._run_module(zeros)
             torch.cuda.synchronize(self.device)
         del zeros
-        self.buffers = IOBuffers({n: (io_np, self.prepared.max_shapes[n]) for n in names},
+        self.buffers = IOBuffers({n: (self._in_np(n), self.prepared.max_shapes[n]) for n in names},
                                  {n: (io_np, tuple(o.shape)) for n, o in zip(self.out_names, max_outs)})
         del max_outs
-        self.buffers.load_inputs({n: self._to_io(feeds[n]) for n in names})
-        self.dev_in = [self._wrap(self.buffers.inputs[n].device.ptr, feeds[n].shape, io_np) for n in names]
+        self.buffers.load_inputs({n: self._to_io(feeds[n], n) for n in names})
+        self.dev_in = [self._wrap(self.buffers.inputs[n].device.ptr, feeds[n].shape, self._in_np(n),
+                                  self._in_torch(n) == torch.bfloat16) for n in names]
         # The actual output shapes come from one run at the run shapes.
         with torch.cuda.device(self.device):
             s = self.buffers.inputs
             for n, t in zip(names, self.dev_in):
-                t.copy_(torch.from_numpy(s[n].host_view()).view(t.dtype) if self.io_dtype == torch.bfloat16
+                t.copy_(torch.from_numpy(s[n].host_view()).view(t.dtype) if t.dtype == torch.bfloat16
                         else torch.from_numpy(s[n].host_view()))
             outs = self._run_module(self.dev_in)
             torch.cuda.synchronize(self.device)

@@ -63,6 +63,8 @@ def cmd_run(args) -> int:
         values = dict(values, models=None, backends=["tensorrt"])
     matrix, settings, results_dir = configure(values, best_available)
     if args.engine:
+        if matrix.dims:
+            raise UserError("--dim sweeps a model's named dims; a prebuilt plan runs at --shapes (trtexec syntax)")
         if args.shapes and args.batches:
             raise UserError("give --shapes or --batch with --engine, not both")
         shapes = parse_shapes(args.shapes, "--shapes") if args.shapes else {}
@@ -71,7 +73,7 @@ def cmd_run(args) -> int:
         matrix_doc = {"engines": [str(e) for e in args.engine], "batches": [b for b in batches if b is not None],
                       "shapes": {k: list(v) for k, v in shapes.items()}}
     else:
-        variants, excluded = plan_matrix(matrix)
+        variants, excluded = plan_matrix(matrix, settings)
         matrix_doc = matrix.to_dict()
     if not variants:
         raise UserError(f"nothing to run: all {len(excluded)} combination(s) of the matrix are excluded "

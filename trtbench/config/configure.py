@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from trtbench.config.parse import (parse_batches, parse_build_modes, parse_precisions, parse_profile, parse_shapes,
                                    parse_tolerance, shapes_profile, split_list, split_models)
+from trtbench.config.inputs import parse_dims
 from trtbench.config.runfields import check_run, run_values_from_options
 from trtbench.config.settings import RunSettings
 from trtbench.config.tomlfile import MatrixFile, load_matrix_file
@@ -53,7 +54,8 @@ def _matrix(values: Dict[str, Any], filed: MatrixFile, default_backend: Callable
                   parse_batches(values.get("batches") or filed.axes.get("batches") or [1, 8]),
                   parse_precisions(["fp32"] if precisions is None else precisions),
                   parse_build_modes(list(BUILD_MODES) if build_modes is None else build_modes),
-                  _profiles(values, filed))
+                  _profiles(values, filed),
+                  dims=parse_dims(values["dims"]) if values.get("dims") else filed.dims)
 
 
 def _profiles(values: Dict[str, Any], filed: MatrixFile) -> Tuple[ShapeProfile, ...]:
@@ -75,8 +77,9 @@ def _profiles(values: Dict[str, Any], filed: MatrixFile) -> Tuple[ShapeProfile, 
 
 def _settings(values: Dict[str, Any], filed: MatrixFile) -> RunSettings:
     """The file's [run] values, then the options over them; tolerances merge per precision and key."""
-    run = dict(filed.run)
-    run.update(run_values_from_options(values))
+    run = dict(filed.run, **filed.inputs)
+    for key, value in run_values_from_options(values).items():  # input ranges/files merge per input
+        run[key] = dict(run.get(key) or {}, **value) if key in ("input_ranges", "load_inputs") else value
     tolerances = {prec: dict(t) for prec, t in filed.tolerances.items()}
     for text in values.get("tolerances") or []:
         for prec, t in parse_tolerance(text).items():

@@ -49,6 +49,9 @@ MATRIX_OPTIONS = (
            "profile) (default: both)", "list", "MODE"),
     Option("profiles", ("--profile",), "named batch profile NAME:MIN,OPT,MAX, e.g. dyn:1,8,32; repeatable "
            "(default for explicit builds: smallest/middle/largest batch)", "list", "NAME:MIN,OPT,MAX"),
+    Option("dims", ("--dim",), "sweep a named dynamic dim of the model, NAME=V1,V2,... with the symbolic name the "
+           "ONNX gives it, e.g. seq=128,512,2048; repeatable (explicit builds: one profile over the values, smallest/"
+           "middle/largest; implicit: one static engine per value)", "list", "NAME=V1,V2"),
     Option("min_shapes", ("--minShapes",), "trtexec-style per-input min shapes, name:1x3x224x224,...",
            metavar="SHAPES"),
     Option("opt_shapes", ("--optShapes",), "per-input opt shapes (default: the min shapes)", metavar="SHAPES"),
@@ -89,6 +92,13 @@ RUN_OPTIONS = (
            "(default: ~/.cache/trtbench)", metavar="DIR"),
     Option("no_accuracy", ("--no-accuracy",), "skip the comparison against the FP32 onnxruntime reference",
            "flag"),
+    Option("input_ranges", ("--input-range",), "range of a generated input, NAME:LO,HI (both included), e.g. "
+           "input_ids:0,30521; repeatable (default: token ids within the embedding table the graph shows, attention "
+           "masks of ones, floats standard normal)", "list", "NAME:LO,HI"),
+    Option("load_inputs", ("--loadInputs",), "input data from files, as trtexec: NAME:file.npy,... or one .npz with "
+           "an array per input; checked against each variant's dtypes and shapes", "list", "SPEC"),
+    Option("fix_batch", ("--fix-batch",), "rewrite a static model's Reshapes whose constant pins the batch, where "
+           "provably equivalent (each rewrite is recorded), so the batch can be swept", "flag"),
     Option("calibration", ("--calibration",), "int8/fp8 calibration data: an .npz with one array per model input, "
            "first axis = samples (default: generated data)", metavar="NPZ"),
     Option("tolerances", ("--tolerance",), "accuracy tolerance of a precision, e.g. fp16:rel_l2=0.02,top1=0.97; "

@@ -13,6 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Tuple
 
+from trtbench.config.inputs import parse_input_ranges, parse_load_inputs
 from trtbench.config.numbers import NumberRule, parse_number, show
 from trtbench.config.options import RUN_OPTIONS
 from trtbench.config.parse import MAX_WORKSPACE_BYTES, parse_mem_pool
@@ -51,21 +52,24 @@ NUMBER_RULES: Dict[str, NumberRule] = {
 CHOICES: Dict[str, Tuple[str, ...]] = {"mode": MODES, "isolation": ISOLATIONS, "trt_typing": TRT_TYPINGS}
 
 #: fields a [run] table does not set, with where they go instead
-NOT_IN_RUN_TABLE = {"tolerances": "write tolerances as a [tolerances] table, e.g. [tolerances.fp16] rel_l2 = 0.02"}
+NOT_IN_RUN_TABLE = {"tolerances": "write tolerances as a [tolerances] table, e.g. [tolerances.fp16] rel_l2 = 0.02",
+                    "input_ranges": "write input ranges in an [inputs] table, e.g. ranges = {input_ids = [0, 999]}",
+                    "load_inputs": "write input files in an [inputs] table, e.g. load = {input_ids = \"ids.npy\"}"}
 
 #: flag options -> (field, the value the flag sets)
 FLAG_FIELDS: Dict[str, Tuple[str, bool]] = {
     "cuda_graph": ("cuda_graph", True), "no_cuda_graph": ("cuda_graph", False), "cold": ("cold", True),
     "spin_wait": ("spin_wait", True), "no_data_transfers": ("data_transfers", False), "no_nvml": ("nvml", False),
     "no_accuracy": ("check_accuracy", False), "layer_profile": ("layer_profile", True), "verbose": ("verbose", True),
+    "fix_batch": ("fix_batch", True),
 }
 
 #: value options whose field has another name
 FIELD_OF_OPTION = {"opt_level": "trt_opt_level"}
 
 #: run options that are not one field from one string: --memPoolSize (parsed to bytes), --tolerance (merged
-#: per precision with the file's), --results (not a setting)
-SPECIAL_OPTIONS = ("mem_pool_size", "tolerances", "results")
+#: per precision with the file's), --results (not a setting), --input-range and --loadInputs (config/inputs.py)
+SPECIAL_OPTIONS = ("mem_pool_size", "tolerances", "results", "input_ranges", "load_inputs")
 
 
 def field_value(field: str, raw: Any, name: str, toml: bool) -> Any:
@@ -124,6 +128,10 @@ def run_values_from_options(values: Mapping[str, Any]) -> Dict[str, Any]:
         out[field] = field_value(field, raw, o.cli_flag, toml=False)
     if values.get("mem_pool_size"):
         out["trt_workspace_bytes"] = parse_mem_pool(values["mem_pool_size"])
+    if values.get("input_ranges"):
+        out["input_ranges"] = parse_input_ranges(values["input_ranges"])
+    if values.get("load_inputs"):
+        out["load_inputs"] = parse_load_inputs(values["load_inputs"])
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 MODES = ("latency", "throughput")
 ISOLATIONS = ("process", "inline")
@@ -54,6 +54,9 @@ class RunSettings:
     verbose: bool = False
     calibration: Optional[str] = None  # .npz with one array per input (int8/fp8 calibration)
     tolerances: Optional[Dict[str, Dict[str, float]]] = None  # precision -> {rel_l2, top1}, over the defaults
+    fix_batch: bool = False  # rewrite provably equivalent Reshape batch pins (models/fixbatch.py), recorded
+    input_ranges: Optional[Dict[str, Tuple[float, float]]] = None  # input -> (low, high), both included
+    load_inputs: Optional[Dict[str, str]] = None  # input -> absolute .npy path, or the .npz holding its array
 
     def to_dict(self) -> dict:
         return asdict(self)

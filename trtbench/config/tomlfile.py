@@ -6,6 +6,7 @@
     batches = [1, 8, 32]
     precisions = ["fp32"]
     build_modes = ["implicit", "explicit"]
+    dims = {seq = [128, 512]}  # named dynamic dims, as --dim seq=128,512
 
     [profiles.dyn]          # batch-only profile: [min, opt, max]
     batch = [1, 8, 32]
@@ -22,6 +23,10 @@
     [tolerances.fp16]
     rel_l2 = 0.02
 
+    [inputs]                # as --input-range / --loadInputs (config/inputs.py)
+    ranges = {input_ids = [0, 999]}
+    load = {attention_mask = "mask.npy"}
+
 Every value is type-checked here, so a wrong one is a one-line ``UserError`` naming the file and the key,
 never a traceback later (nor a silently wrong setting: ``cuda_graph = "no"`` is an error, not true).
 A models item is one reference: ``models = ["a,b.onnx"]`` is one path, not split at the comma. A relative
@@ -37,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
+from trtbench.config.inputs import dims_from_toml, load_from_toml, ranges_from_toml
 from trtbench.config.numbers import show
 from trtbench.config.parse import (TOLERANCE_RULES, batch_profile, parse_shapes, shapes_profile,
                                    tolerance_value)
@@ -49,7 +55,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.9/3.10
     import tomli as tomllib
 
-TABLES = ("matrix", "profiles", "run", "tolerances")
+TABLES = ("matrix", "profiles", "run", "tolerances", "inputs")
 MATRIX_KEYS = ("models", "backends", "batches", "precisions", "build_modes")
 _EXAMPLES = {"models": '["mlp", "path/to/model.onnx"]', "backends": '["onnxruntime"]', "batches": "[1, 8, 32]",
              "precisions": '["fp32", "fp16"]', "build_modes": '["implicit", "explicit"]'}
@@ -58,7 +64,8 @@ _TABLE_FIXES = {"matrix": "write a [matrix] table of axis lists, e.g. batches = 
                 "profiles": "write one [profiles.NAME] table per profile, e.g. [profiles.dyn] with batch = [1, 8, 32]",
                 "run": "write a [run] table of settings, e.g. duration_s = 1.0",
                 "tolerances": "write one [tolerances.PRECISION] table per precision, e.g. [tolerances.fp16] with "
-                              "rel_l2 = 0.02"}
+                              "rel_l2 = 0.02",
+                "inputs": "write an [inputs] table, e.g. ranges = {input_ids = [0, 999]}"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,8 @@ class MatrixFile:
     profiles: Tuple[ShapeProfile, ...] = ()
     tolerances: Dict[str, Dict[str, float]] = field(default_factory=dict)
     run: Dict[str, Any] = field(default_factory=dict)  # RunSettings field -> value
+    dims: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()  # [matrix] dims
+    inputs: Dict[str, Any] = field(default_factory=dict)  # [inputs] -> RunSettings input_ranges / load_inputs
 
 
 def load_matrix_file(path: str) -> MatrixFile:
@@ -112,8 +121,23 @@ def _from_document(doc: Dict[str, Any]) -> MatrixFile:
                         f"{', '.join(f'[{t}]' for t in TABLES)} (matrix axes such as models go under [matrix])")
     tables = {key: _table(doc.get(key, {}), key, _TABLE_FIXES[key]) for key in TABLES}
     profiles = tuple(profile_from_toml(name, t) for name, t in tables["profiles"].items())
-    return MatrixFile(_axes(tables["matrix"]), profiles, _tolerances(tables["tolerances"]),
-                      run_values_from_toml(tables["run"]))
+    matrix = dict(tables["matrix"])
+    dims = dims_from_toml(matrix.pop("dims")) if "dims" in matrix else ()
+    return MatrixFile(_axes(matrix), profiles, _tolerances(tables["tolerances"]),
+                      run_values_from_toml(tables["run"]), dims, _inputs(tables["inputs"]))
+
+
+def _inputs(table: Dict[str, Any]) -> Dict[str, Any]:
+    """``[inputs]`` ranges / load -> the RunSettings fields input_ranges / load_inputs."""
+    unknown = sorted(set(table) - {"ranges", "load"})
+    if unknown:
+        raise UserError(f"unknown key(s) {', '.join(unknown)} in [inputs]; known keys are ranges and load")
+    out: Dict[str, Any] = {}
+    if "ranges" in table:
+        out["input_ranges"] = ranges_from_toml(table["ranges"])
+    if "load" in table:
+        out["load_inputs"] = load_from_toml(table["load"])
+    return out
 
 
 def _table(value: Any, key: str, fix: str) -> Dict[str, Any]:
@@ -126,7 +150,8 @@ def _axes(table: Dict[str, Any]) -> Dict[str, Tuple[Any, ...]]:
     """[matrix] -> key -> items: batches positive integers, the other axes non-empty strings."""
     unknown = sorted(set(table) - set(MATRIX_KEYS))
     if unknown:
-        raise UserError(f"unknown key(s) {', '.join(unknown)} in [matrix]; known keys are {', '.join(MATRIX_KEYS)}")
+        raise UserError(f"unknown key(s) {', '.join(unknown)} in [matrix]; known keys are "
+                        f"{', '.join(MATRIX_KEYS + ('dims',))}")
     out: Dict[str, Tuple[Any, ...]] = {}
     for key in MATRIX_KEYS:
         if key not in table:

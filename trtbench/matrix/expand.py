@@ -26,21 +26,36 @@ class Exclusion:
         return dict(self.__dict__)
 
 
-def default_profile(batches) -> ShapeProfile:
-    """When an explicit build is asked for without a profile: min/opt/max = smallest/largest batch."""
-    lo, hi = min(batches), max(batches)
-    return ShapeProfile("auto", batch=(lo, hi, hi) if lo == hi else (lo, _opt(batches), hi))
+def default_profile(batches, dims=()) -> ShapeProfile:
+    """When an explicit build is asked for without a profile: min/opt/max = smallest/middle/largest batch, and
+    the same over the values of each swept named dim (``dims``: the matrix's ``(("seq", (128, 512)),)``)."""
+    return ShapeProfile("auto", batch=_span(batches), dims=_dim_ranges(dims))
 
 
-def _opt(batches) -> int:
-    ordered = sorted(set(batches))
-    return ordered[len(ordered) // 2] if len(ordered) > 2 else ordered[-1]
+def _span(values) -> Tuple[int, int, int]:
+    ordered = sorted(set(values))
+    opt = ordered[len(ordered) // 2] if len(ordered) > 2 else ordered[-1]
+    return ordered[0], opt, ordered[-1]
+
+
+def _dim_ranges(dims) -> Tuple[Tuple[str, Tuple[int, int, int]], ...]:
+    return tuple((name, _span(values)) for name, values in dims)
+
+
+def _with_dims(p: ShapeProfile, dims) -> ShapeProfile:
+    """A batch profile spans the swept named dims too (unless it gives their ranges itself); a per-input
+    profile's shapes already give every dim."""
+    if p.batch is None or not dims:
+        return p
+    given = {n for n, _ in p.dims}
+    return replace(p, dims=p.dims + tuple(r for r in _dim_ranges(dims) if r[0] not in given))
 
 
 def expand(matrix: Matrix) -> Tuple[List[Variant], List[Exclusion]]:
     variants: List[Variant] = []
     excluded: List[Exclusion] = []
-    profiles = matrix.profiles or ((default_profile(matrix.batches),) if "explicit" in matrix.build_modes else ())
+    profiles = tuple(_with_dims(p, matrix.dims) for p in matrix.profiles) or (
+        (default_profile(matrix.batches, matrix.dims),) if "explicit" in matrix.build_modes else ())
     for model, backend, precision, mode, batch in itertools.product(
             matrix.models, matrix.backends, matrix.precisions, matrix.build_modes, matrix.batches):
         info = backend_info(backend)
@@ -60,7 +75,8 @@ def expand(matrix: Matrix) -> Tuple[List[Variant], List[Exclusion]]:
             variants.append(Variant(model, info.name, batch, precision, mode, None))
             continue
         for p in profiles:
-            lo, _, hi = p.batch_range()
+            span = p.batch_range()  # None: per-input ranges that differ; the model decides (run.plan)
+            lo, hi = (span[0], span[2]) if span else (batch, batch)
             if not lo <= batch <= hi:
                 exclude(p, f"batch {batch} is outside profile {p.name} (batch {lo}..{hi})")
             else:

@@ -26,36 +26,44 @@ class InputRange:
 
 @dataclass(frozen=True)
 class ShapeProfile:
-    """A named min/opt/max set. Either ``batch`` (the first dim of every input; other dims come from the
-    model) or ``inputs`` (full shapes per input, trtexec's --minShapes/--optShapes/--maxShapes)."""
+    """A named min/opt/max set. Either ``batch`` (the batch dim of the inputs that have one; ``dims`` gives the
+    min/opt/max of swept named dims such as ``seq``; other dims come from the model or the variant) or ``inputs``
+    (full shapes per input, trtexec's --minShapes/--optShapes/--maxShapes)."""
 
     name: str
     batch: Optional[Tuple[int, int, int]] = None
     inputs: Tuple[InputRange, ...] = ()
+    dims: Tuple[Tuple[str, Tuple[int, int, int]], ...] = ()  # named dim -> (min, opt, max), batch profiles only
 
-    def batch_range(self) -> Tuple[int, int, int]:
+    def dim_range(self, name: str) -> Optional[Tuple[int, int, int]]:
+        return next((r for n, r in self.dims if n == name), None)
+
+    def batch_range(self) -> Optional[Tuple[int, int, int]]:
+        """The batch's min/opt/max: a batch profile's, or the first-dim range every per-input range agrees on.
+        None when they differ (independent first dims, a bias vector beside the batched inputs): then only the
+        model says which inputs have the batch, and ``backends.prepare`` checks the batch against those."""
         if self.batch is not None:
             return self.batch
         firsts = {(r.min[0], r.opt[0], r.max[0]) for r in self.inputs if r.min}
-        if len(firsts) != 1:
-            raise ValueError(f"profile {self.name}: inputs disagree on the batch range {sorted(firsts)}")
-        return firsts.pop()
+        return firsts.pop() if len(firsts) == 1 else None
 
     def describe(self) -> str:
         if self.batch is not None:
-            return f"batch {self.batch[0]}/{self.batch[1]}/{self.batch[2]}"
+            return "; ".join([f"batch {self.batch[0]}/{self.batch[1]}/{self.batch[2]}"] +
+                             [f"{n} {lo}/{opt}/{hi}" for n, (lo, opt, hi) in self.dims])
         return "; ".join(f"{r.name} {_x(r.min)}/{_x(r.opt)}/{_x(r.max)}" for r in self.inputs)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "batch": list(self.batch) if self.batch else None,
                 "inputs": [{"name": r.name, "min": list(r.min), "opt": list(r.opt), "max": list(r.max)}
-                           for r in self.inputs]}
+                           for r in self.inputs], "dims": {n: list(r) for n, r in self.dims}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ShapeProfile":
         return cls(d["name"], tuple(d["batch"]) if d.get("batch") else None,
                    tuple(InputRange(r["name"], tuple(r["min"]), tuple(r["opt"]), tuple(r["max"]))
-                         for r in d.get("inputs") or ()))
+                         for r in d.get("inputs") or ()),
+                   tuple((str(n), tuple(int(x) for x in r)) for n, r in (d.get("dims") or {}).items()))
 
 
 def _x(shape: Shape) -> str:

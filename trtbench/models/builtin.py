@@ -6,6 +6,9 @@ models use, so every runtime exercises real kernels:
 - ``resnet``: a ResNet-style CNN (conv stem, two residual stages with BatchNorm, global pooling, FC).
 - ``mlp``: a three-layer perceptron (MatMul + bias + ReLU).
 - ``transformer``: one pre-norm encoder block (LayerNorm, multi-head self-attention, GELU feed-forward).
+- ``encoder``: a small BERT-style encoder over int64 ``input_ids`` and ``attention_mask`` [batch, seq]
+  (embedding Gather, sliced positions, masked attention as an additive bias); ``seq`` is a second dynamic
+  dim, 32 unless ``--dim seq=...`` sweeps it (``BuiltinModel.dims``).
 
 All have a dynamic batch dimension named ``batch``, opset 17 and IR version 8, which onnxruntime,
 TensorRT 8.6's parser and onnx2torch all read.
@@ -14,7 +17,7 @@ TensorRT 8.6's parser and onnx2torch all read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
@@ -23,6 +26,7 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 IR_VERSION = 8
 BATCH_DIM = "batch"
+SEQ_DIM = "seq"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class BuiltinModel:
     name: str
     description: str
     build: Callable[[], onnx.ModelProto]
+    dims: Tuple[Tuple[str, int], ...] = ()  # sizes of its named dynamic dims when no --dim sweeps them
 
 
 class _Graph:
@@ -148,26 +153,65 @@ def _gelu(g: _Graph, x: str) -> str:
     return g.op("Mul", [g.op("Mul", [x, half]), g.op("Add", [e, one])])
 
 
-def make_transformer(seq: int = 32, dim: int = 128, heads: int = 4, ff: int = 512) -> onnx.ModelProto:
-    g = _Graph(seed=3)
+def _attention(g: _Graph, h: str, dim: int, heads: int, bias: Optional[str] = None) -> str:
+    """Multi-head self-attention over [B, S, D]; ``bias`` ([B, 1, 1, S]) is added to the scores (a mask)."""
     head_dim = dim // heads
-    x = "tokens"
-    h = _layer_norm(g, x, dim)
-    # [B, S, D] -> [B, S, H, Dh] -> [B, H, S, Dh]; 0 in the Reshape target copies the (dynamic) batch.
+    # [B, S, D] -> [B, S, H, Dh] -> [B, H, S, Dh]; 0 in the Reshape target copies the (dynamic) batch/sequence.
     split = g.const("heads_shape", np.array([0, 0, heads, head_dim], np.int64))
     q, k, v = (g.op("Transpose", [g.op("Reshape", [_linear(g, h, dim, dim), split])], perm=[0, 2, 1, 3])
                for _ in range(3))
     kt = g.op("Transpose", [k], perm=[0, 1, 3, 2])
     scale = g.const("attn_scale", np.array(1.0 / np.sqrt(head_dim), np.float32))
-    attn = g.op("Softmax", [g.op("Mul", [g.op("MatMul", [q, kt]), scale])], axis=-1)
+    scores = g.op("Mul", [g.op("MatMul", [q, kt]), scale])
+    if bias is not None:
+        scores = g.op("Add", [scores, bias])
+    attn = g.op("Softmax", [scores], axis=-1)
     ctx = g.op("Transpose", [g.op("MatMul", [attn, v])], perm=[0, 2, 1, 3])
     merge = g.const("merge_shape", np.array([0, 0, dim], np.int64))
-    ctx = _linear(g, g.op("Reshape", [ctx, merge]), dim, dim)
-    x = g.op("Add", [x, ctx])
+    return _linear(g, g.op("Reshape", [ctx, merge]), dim, dim)
+
+
+def make_transformer(seq: int = 32, dim: int = 128, heads: int = 4, ff: int = 512) -> onnx.ModelProto:
+    g = _Graph(seed=3)
+    x = "tokens"
+    h = _layer_norm(g, x, dim)
+    x = g.op("Add", [x, _attention(g, h, dim, heads)])
     h = _layer_norm(g, x, dim)
     h = _linear(g, _gelu(g, _linear(g, h, dim, ff)), ff, dim)
     g.nodes.append(helper.make_node("Add", [x, h], ["hidden"], name="residual_out"))
     return g.model("transformer", [_io("tokens", [BATCH_DIM, seq, dim])], [_io("hidden", [BATCH_DIM, seq, dim])])
+
+
+def make_encoder(vocab: int = 1000, positions: int = 2048, dim: int = 64, heads: int = 2, ff: int = 256,
+                 layers: int = 2) -> onnx.ModelProto:
+    """A BERT-style encoder: int64 ``input_ids`` and ``attention_mask`` of shape [batch, seq], both dynamic.
+
+    Token embedding (Gather over a [vocab, dim] table: ids 0..vocab-1), learned positions (the first ``seq``
+    rows of a [positions, dim] table, sliced at run time), LayerNorm, then post-norm blocks of masked
+    self-attention and a GELU feed-forward. The mask enters as an additive bias on the scores: 0 where the
+    mask is 1, -10000 where it is 0. Written with opset-17 operators TensorRT 8.6 parses and onnx2torch 1.5.8 converts (LayerNorm
+    written out, no LayerNormalization operator)."""
+    g = _Graph(seed=4)
+    word = g.weight("word_embeddings", (vocab, dim), dim)
+    pos_table = g.weight("position_embeddings", (positions, dim), dim)
+    x = g.op("Gather", [word, "input_ids"], axis=0)  # [B, S, D]
+    seq_len = g.op("Gather", [g.op("Shape", ["input_ids"]), g.const("seq_axis", np.array([1], np.int64))], axis=0)
+    zero = g.const("slice_start", np.array([0], np.int64))
+    pos = g.op("Slice", [pos_table, zero, seq_len, zero])  # rows 0..S-1 of the table, axis 0: [S, D]
+    x = _layer_norm(g, g.op("Add", [x, pos]), dim)
+    # mask 1 = attend, 0 = padding -> bias 0 / -10000. Where over float constants rather than a Cast of the
+    # mask to float: the constants follow the module's dtype when PyTorch runs it in fp16/bf16, a Cast would not.
+    padding = g.op("Equal", ["attention_mask", g.const("mask_zero", np.array(0, np.int64))])
+    bias = g.op("Where", [padding, g.const("mask_value", np.array(-10000.0, np.float32)),
+                          g.const("no_bias", np.array(0.0, np.float32))])
+    bias = g.op("Unsqueeze", [bias, g.const("bias_axes", np.array([1, 2], np.int64))])  # [B, 1, 1, S]
+    for _ in range(layers):
+        x = _layer_norm(g, g.op("Add", [x, _attention(g, x, dim, heads, bias)]), dim)
+        x = _layer_norm(g, g.op("Add", [x, _linear(g, _gelu(g, _linear(g, x, dim, ff)), ff, dim)]), dim)
+    g.nodes.append(helper.make_node("Identity", [x], ["hidden"], name="hidden_out"))
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, [BATCH_DIM, SEQ_DIM])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [BATCH_DIM, SEQ_DIM])
+    return g.model("encoder", [ids, mask], [_io("hidden", [BATCH_DIM, SEQ_DIM, dim])])
 
 
 BUILTIN_MODELS: Dict[str, BuiltinModel] = {
@@ -177,6 +221,9 @@ BUILTIN_MODELS: Dict[str, BuiltinModel] = {
         BuiltinModel("mlp", "three-layer MLP, 256 -> 512 -> 512 -> 10 (MatMul, bias, ReLU)", make_mlp),
         BuiltinModel("transformer", "pre-norm encoder block, 32 tokens x 128 (LayerNorm, 4-head attention, GELU FFN)",
                      make_transformer),
+        BuiltinModel("encoder", "BERT-style encoder, int64 input_ids + attention_mask [batch, seq] (vocab 1000, 2 "
+                                "post-norm layers of 64 wide, 2-head masked attention; seq up to 2048, 32 unless "
+                                "--dim seq=... sweeps it)", make_encoder, dims=(("seq", 32),)),
     )
 }
 

@@ -7,9 +7,10 @@ import os
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import onnx
+from onnx.external_data_helper import load_external_data_for_model
 
 from trtbench.errors import UserError
 from trtbench.models.builtin import BUILTIN_MODELS, builtin_model, builtin_names
@@ -53,7 +54,8 @@ def _model_name(path: Path) -> str:
 
 
 def load_onnx(path: str) -> onnx.ModelProto:
-    """Load an ONNX file, turning every failure into a one-line ``UserError``."""
+    """Load an ONNX file, turning every failure into a one-line ``UserError``. Weights kept in external data
+    files are read from the model's own folder (never the working directory) into the returned model."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"model file {path} does not exist: check the path")
@@ -68,12 +70,56 @@ def load_onnx(path: str) -> onnx.ModelProto:
     if not model.HasField("graph") or not (model.graph.node or model.graph.output):
         raise UserError(f"{path} is not an ONNX model (no graph found): re-export it with torch.onnx.export "
                         f"or another ONNX exporter")
+    external = _external_locations(model)
     try:
-        onnx.checker.check_model(model)
+        if external:  # checked where the model lies: its data files resolve against the model's folder
+            _check_external_files(path, external)
+            onnx.checker.check_model(str(p))
+            load_external_data_for_model(model, str(p.resolve().parent))
+        else:
+            onnx.checker.check_model(model)
+    except UserError:
+        raise
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{path} is not a valid ONNX model ({first}): fix or re-export it") from None
     return model
+
+
+def _external_locations(model: onnx.ModelProto) -> List[str]:
+    """The external data files the model's tensors name (relative paths, as stored)."""
+    out = []
+    for t in _tensors(model.graph):
+        if t.HasField("data_location") and t.data_location == onnx.TensorProto.EXTERNAL:
+            loc = next((e.value for e in t.external_data if e.key == "location"), "")
+            if loc not in out:
+                out.append(loc)
+    return out
+
+
+def _tensors(graph: onnx.GraphProto):
+    """Every tensor of a graph: initializers and node attributes, subgraphs included."""
+    yield from graph.initializer
+    for node in graph.node:
+        for a in node.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from _tensors(g)
+
+
+def _check_external_files(path: str, locations: List[str]) -> None:
+    """Every external data file must lie in the model's folder (or below it): never the working directory."""
+    folder = Path(path).resolve().parent
+    for loc in locations:
+        target = (folder / loc).resolve()
+        if not loc or Path(loc).is_absolute() or folder not in target.parents:
+            raise UserError(f"{path} names the external data file {loc!r}, which is not a relative path inside the "
+                            f"model's folder: re-save the model with its data beside it")
+        if not target.is_file():
+            raise UserError(f"{path} keeps its weights in {loc!r}, which is not in the model's folder ({target} does "
+                            f"not exist): put the data file beside the model")
 
 
 def model_digest(model: onnx.ModelProto) -> str:

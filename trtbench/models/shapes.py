@@ -3,7 +3,9 @@
 "implicit" build mode needs a model with fully static shapes (one engine per batch); "explicit" needs
 a dynamic batch dimension (one engine, one optimization profile). A static-batch model can be made
 dynamic by renaming its batch dims to a symbol, unless constants baked in at export time (a Reshape to
-``[1, -1]``, an Expand to ``[8, ...]``) still fix the batch: then the variant is not applicable.
+``[1, -1]``, an Expand to ``[8, ...]``) still fix the batch: then the variant is not applicable (a Reshape
+pin can be rewritten with ``--fix-batch``, see ``models.fixbatch``). Which inputs have the batch is
+``models.layout``'s call: inputs without it (bias vectors, scalars) keep their shapes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from onnx import numpy_helper
 
 from trtbench.errors import NotApplicable
 from trtbench.models.inspect import graph_inputs, inspect_model
+from trtbench.models.layout import batch_layout
 
 BATCH_SYMBOL = "batch"
 
@@ -31,16 +34,6 @@ def _set_dim(dim, value) -> None:
     else:
         dim.Clear()
         dim.dim_param = value
-
-
-def _symbols_of_batch(model: onnx.ModelProto) -> List[str]:
-    """The symbolic names the inputs use for their first (batch) dimension."""
-    out = []
-    for vi in graph_inputs(model):
-        dims = _dims(vi)
-        if len(dims) and dims[0].HasField("dim_param") and dims[0].dim_param:
-            out.append(dims[0].dim_param)
-    return out
 
 
 def make_static(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]]) -> onnx.ModelProto:
@@ -96,11 +89,7 @@ def find_batch_pins(model: onnx.ModelProto, batch: int) -> List[str]:
 
 
 def _static_batch(model: onnx.ModelProto) -> Optional[int]:
-    for vi in graph_inputs(model):
-        dims = _dims(vi)
-        if len(dims) and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
-            return int(dims[0].dim_value)
-    return None
+    return batch_layout(inspect_model(model)).exported
 
 
 def make_dynamic(model: onnx.ModelProto, symbol: str = BATCH_SYMBOL) -> onnx.ModelProto:
@@ -108,30 +97,35 @@ def make_dynamic(model: onnx.ModelProto, symbol: str = BATCH_SYMBOL) -> onnx.Mod
 
     Raises ``NotApplicable`` when the model's own constants pin the batch, or when shape inference at
     another batch size contradicts the declared outputs."""
-    old_batch = _static_batch(model)
+    layout = batch_layout(inspect_model(model))
+    old_batch = layout.exported
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    if old_batch is None:  # already dynamic in the batch
+    if old_batch is None:  # already dynamic in the batch (or no input has one)
         return m
     pins = find_batch_pins(m, old_batch)
     if pins:
+        hint = " (a Reshape's pin may be rewritten with --fix-batch)" if pins[0].startswith("Reshape") else ""
         raise NotApplicable(f"the model's batch is pinned at {old_batch} by its constants ({pins[0]}); "
-                            f"re-export it with a dynamic batch axis")
+                            f"re-export it with a dynamic batch axis{hint}")
     for vi in list(graph_inputs(m)) + list(m.graph.output):
         dims = _dims(vi)
-        if len(dims) and dims[0].HasField("dim_value") and dims[0].dim_value == old_batch:
+        batched = vi.name in layout.inputs or vi.name not in {i.name for i in graph_inputs(m)}
+        if batched and len(dims) and dims[0].HasField("dim_value") and dims[0].dim_value == old_batch:
             _set_dim(dims[0], symbol)
     del m.graph.value_info[:]
     probe = old_batch + 1
-    probe_shapes = {vi.name: [probe] + [d.dim_value for d in _dims(vi)[1:]] for vi in graph_inputs(m)}
-    conflict = shape_conflict(m, probe_shapes) or run_conflict(m, probe_shapes)
+    probe_shapes = {vi.name: [probe if i == 0 and vi.name in layout.inputs else (d.dim_value or 1)
+                              for i, d in enumerate(_dims(vi))] for vi in graph_inputs(m)}
+    conflict = shape_conflict(m, probe_shapes) or run_conflict(m, probe_shapes, probe)
     if conflict:
         raise NotApplicable(f"the model's batch is pinned at {old_batch}: at batch {probe} shape inference "
                             f"says {conflict}; re-export it with a dynamic batch axis")
     return m
 
 
-def run_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]], max_params: int = 50_000_000) -> Optional[str]:
+def run_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]], batch: int,
+                 max_params: int = 50_000_000) -> Optional[str]:
     """The runtime check: run the model once at ``shapes`` on onnxruntime (zeros) and see whether every
     output follows the batch. Catches pins ONNX's static inference cannot see (shapes computed from
     constants). Skipped for models over ``max_params`` parameters."""
@@ -152,7 +146,6 @@ def run_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]], max_p
     except Exception as exc:
         text = str(exc).strip().splitlines()
         return f"onnxruntime fails at that batch ({text[0][:200] if text else type(exc).__name__})"
-    batch = next(iter(shapes.values()))[0]
     for o, value in zip(info.outputs, outs):
         if o.shape and o.shape[0] == BATCH_SYMBOL and (value.ndim == 0 or value.shape[0] != batch):
             return f"output {o.name} has shape {tuple(value.shape)}, not batch {batch}"
@@ -175,7 +168,7 @@ def shape_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]]) -> 
 
 
 def batch_is_dynamic(model: onnx.ModelProto) -> bool:
-    return _static_batch(model) is None and bool(_symbols_of_batch(model) or graph_inputs(model))
+    return batch_layout(inspect_model(model)).symbol is not None
 
 
 def input_shapes(model: onnx.ModelProto) -> Dict[str, Tuple]:

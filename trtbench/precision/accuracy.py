@@ -31,14 +31,16 @@ _REFERENCE: Dict[tuple, Dict[str, np.ndarray]] = {}
 
 
 def reference_outputs(model: onnx.ModelProto, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """FP32 outputs from onnxruntime's CPU provider (cached by model hash and input bytes)."""
+    """FP32 outputs from onnxruntime's CPU provider (cached by model hash and the inputs' shapes, dtypes and bytes:
+    b1 x seq64 and b4 x seq16 draw the same seeded bytes)."""
 
     import onnxruntime as ort
 
     h = hashlib.sha256()
     for n in sorted(feeds):
-        h.update(n.encode())
-        h.update(np.ascontiguousarray(feeds[n]).tobytes())
+        a = np.ascontiguousarray(feeds[n])
+        h.update(f"{n}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
     key = (model_digest(model), h.hexdigest())
     if key not in _REFERENCE:
         opts = ort.SessionOptions()

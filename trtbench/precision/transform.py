@@ -4,7 +4,8 @@
 - fp16 / fp16-io: onnxruntime's float16 converter (``onnxruntime.transformers.float16``), keeping float32
   inputs/outputs (``fp16``) or converting them too (``fp16-io``).
 - int8 / fp8: explicit quantization with Q/DQ nodes by ``onnxruntime.quantization.quantize_static``,
-  calibrated on generated data (or a user's ``.npz``).
+  calibrated on generated data (or a user's ``.npz``), after the steps onnxruntime recommends (opset 13+,
+  ``quant_pre_process``; ``precision.quant_prep``), so that old exports (opset 9, IR 3) quantize too.
 - bf16 / bf16-io: NVIDIA ModelOpt's AutoCast (``modelopt.onnx.autocast.convert_to_mixed_precision``, the
   ``bf16`` extra), keeping float32 inputs/outputs (``bf16``) or converting them (``bf16-io``). AutoCast
   raises the opset to 22 (the first with bf16 in most operator schemas) and keeps in fp32 the nodes
@@ -30,9 +31,11 @@ import onnx
 
 from trtbench.atomic_files import write_atomically as _atomic_write
 from trtbench.errors import NotApplicable, UserError, VariantSkipped
-from trtbench.models.inputs import make_inputs
+from trtbench.models.inputs import generate, input_kinds
 from trtbench.models.inspect import graph_inputs, inspect_model
+from trtbench.models.layout import batch_layout
 from trtbench.models.loading import model_digest
+from trtbench.precision.quant_prep import QuantPrepError, pre_process, quantizable, softmax_names
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ def _disk_path(key, settings):
             calib = "-" + hashlib.sha256(Path(key[2]).read_bytes()).hexdigest()[:12]
         except OSError:
             return None
-    return Path(settings.resolved_cache_dir()) / "models" / f"{key[0][:24]}-{key[1]}{calib}.onnx"
+    recipe = "-q2" if key[1] in ("int8", "fp8") else ""  # q2: opset 13+, pre-processing, Softmax calibrated
+    return Path(settings.resolved_cache_dir()) / "models" / f"{key[0][:24]}-{key[1]}{recipe}{calib}.onnx"
 
 
 def _convert(model: onnx.ModelProto, precision: str, calibration: Optional[str], seed: int) -> ConvertedModel:
@@ -225,15 +229,19 @@ class _Reader:
 
 
 def calibration_batches(model: onnx.ModelProto, calibration: Optional[str], seed: int, count: int = 8):
-    """Calibration feeds: a user's .npz (one array per input, first axis = samples) or generated data."""
+    """Calibration feeds: a user's .npz (one array per input, first axis = samples) or generated data (by input
+    kind: token ids inside the embedding's range, attention masks of ones). An input without a batch dim (a
+    bias vector, a scalar) takes, from the .npz, either an array of its own shape (the same every batch) or
+    one per sample (one axis more)."""
     info = inspect_model(model)
+    layout = batch_layout(info)
     if calibration:
         try:
             data = np.load(calibration)
         except Exception as exc:
             raise UserError(f"calibration file {calibration} cannot be read ({exc}): give an .npz with one array "
                             f"per model input") from None
-        feeds = []
+        per_sample = {}
         for t in info.inputs:
             if t.name not in data:
                 raise UserError(f"calibration file {calibration} has no array for input {t.name!r} "
@@ -242,22 +250,28 @@ def calibration_batches(model: onnx.ModelProto, calibration: Optional[str], seed
             if np.dtype(t.dtype) != arr.dtype:
                 raise UserError(f"calibration array {t.name} is {arr.dtype}, the model input is {t.dtype}: "
                                 f"convert it with .astype({t.dtype!r})")
-            fixed = [d for d in t.shape[1:]]
-            if arr.ndim != len(t.shape) or any(isinstance(d, int) and d != s for d, s in zip(fixed, arr.shape[1:])):
+            batched = layout.has_batch(t.name)
+            per_sample[t.name] = batched or arr.ndim == len(t.shape) + 1
+            rest, given = (t.shape[1:], arr.shape[1:]) if batched or per_sample[t.name] else (t.shape, arr.shape)
+            if len(given) != len(rest) or any(isinstance(d, int) and d != g for d, g in zip(rest, given)):
                 raise UserError(f"calibration array {t.name} has shape {arr.shape}, the model input is "
                                 f"{t.shape_text()}: fix the array's shape")
-        step = next((t.shape[0] for t in info.inputs if isinstance(t.shape[0], int)), 1)  # a static batch
-        n = min(data[t.name].shape[0] for t in info.inputs) // step
+        step = layout.exported or 1  # a static batch
+        n = min(data[t.name].shape[0] // (step if layout.has_batch(t.name) else 1)
+                for t in info.inputs if per_sample[t.name])
         if n == 0:
             raise UserError(f"calibration file {calibration} has fewer samples than the model's batch {step}")
+        feeds = []
         for i in range(n):
-            feeds.append({t.name: data[t.name][i * step:(i + 1) * step] for t in info.inputs})
+            feeds.append({t.name: data[t.name][i * step:(i + 1) * step] if layout.has_batch(t.name)
+                          else data[t.name][i] if per_sample[t.name] else data[t.name] for t in info.inputs})
         return feeds
     shapes = {}
     for t in info.inputs:
         shapes[t.name] = [d if isinstance(d, int) else 1 for d in t.shape]
     dtypes = {t.name: t.dtype for t in info.inputs}
-    return [make_inputs(dtypes, shapes, seed=seed + i) for i in range(count)]
+    kinds = input_kinds(model, dtypes)
+    return [generate(kinds, dtypes, shapes, seed=seed + i) for i in range(count)]
 
 
 def _quantize(model: onnx.ModelProto, precision: str, calibration: Optional[str], seed: int) -> ConvertedModel:
@@ -265,24 +279,36 @@ def _quantize(model: onnx.ModelProto, precision: str, calibration: Optional[str]
 
     feeds = calibration_batches(model, calibration, seed)
     qtype = QuantType.QInt8 if precision == "int8" else QuantType.QFLOAT8E4M3FN
+    try:
+        ready, steps = quantizable(model)
+    except QuantPrepError as exc:
+        raise NotApplicable(f"{precision} quantization: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="trtbench-q-") as tmp:
-        src, dst = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, f"{precision}.onnx")
-        onnx.save(model, src)
+        src, pre, dst = (os.path.join(tmp, f) for f in ("fp32.onnx", "pre.onnx", f"{precision}.onnx"))
+        onnx.save(ready, src)
+        steps.append(pre_process(src, pre))
+        softmax = softmax_names(onnx.load(pre))
         try:
             # TensorRT's explicit-quantization recipe: Q/DQ on the inputs of Conv/MatMul/Gemm only,
             # symmetric scales, biases left in float (TensorRT rejects quantized bias/BatchNorm inputs).
-            quantize_static(src, dst, _Reader(feeds), quant_format=QuantFormat.QDQ, activation_type=qtype,
+            # Softmax is calibrated but never quantized (see quant_prep: onnxruntime 1.18-1.19 need its range).
+            quantize_static(pre, dst, _Reader(feeds), quant_format=QuantFormat.QDQ, activation_type=qtype,
                             weight_type=qtype, per_channel=precision == "int8",
-                            op_types_to_quantize=["Conv", "MatMul", "Gemm"],
+                            op_types_to_quantize=["Conv", "MatMul", "Gemm"] + (["Softmax"] if softmax else []),
+                            nodes_to_exclude=softmax,
                             # onnxruntime calibrates float8 only with the Distribution method
                             calibrate_method=CalibrationMethod.MinMax if precision == "int8"
                             else CalibrationMethod.Distribution,
                             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
                                            "QuantizeBias": False})
         except Exception as exc:
-            raise NotApplicable(f"onnxruntime quantize_static ({precision}) failed on this model: "
-                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            why = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            if precision == "fp8" and softmax and "'avg' and/or 'std' missing" in why:
+                why = ("onnxruntime 1.18-1.19 give a Softmax output the range 0..1 without the statistics their "
+                       "fp8 scale needs (1.16, 1.17 and 1.20+ quantize it): use another onnxruntime")
+            raise NotApplicable(f"onnxruntime quantize_static ({precision}) failed on this model: {why}") from None
         quantized = onnx.load(dst)
     return ConvertedModel(quantized, f"onnxruntime.quantization.quantize_static (QDQ, {precision}, "
                                      f"{'MinMax' if precision == 'int8' else 'Distribution'}, "
-                                     f"{'user .npz' if calibration else f'{len(feeds)} generated samples'})")
+                                     f"{'user .npz' if calibration else f'{len(feeds)} generated samples'}; "
+                                     f"{'; '.join(steps)})")

@@ -111,7 +111,7 @@ class Suite:
     def __init__(self, config, matrix, settings, results_dir: str) -> None:
         self.config, self.settings, self.results_dir = config, settings, results_dir
         self.matrix = matrix
-        variants, excluded = plan_matrix(matrix)
+        variants, excluded = plan_matrix(matrix, settings)
         self.variants = shard(variants, parse_shard(config.getoption("trtbench_shard")))
         self.excluded = [e.to_dict() for e in excluded]
         self.records: Dict[str, VariantRecord] = {}

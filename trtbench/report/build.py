@@ -119,6 +119,7 @@ def render(paths: List[str], out_dir: str, baseline: Optional[List[str]] = None,
 
 
 CAPTIONS = {"stage_breakdown": "Stage breakdown per variant", "latency_vs_batch": "Latency percentiles against batch",
+            "latency_vs_dim": "Latency against a swept named dim (sequence length)",
             "throughput_vs_batch": "Throughput against batch", "memory_utilization": "Peak GPU memory and utilisation",
             "energy_per_inference": "Energy per inference", "accuracy_vs_speed": "Accuracy against speed",
             "nvml_timeseries": "NVML time series", "implicit_vs_explicit": "Implicit against explicit"}

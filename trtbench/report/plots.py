@@ -79,16 +79,23 @@ def stage_breakdown(rows: List[Row]):
     return fig
 
 
-def _panels(rows: List[Row]):
+def _panels(rows: List[Row], axis: Optional[str] = None):
+    """Panels per run, model and backend (and per named dim when ``axis`` is one: only variants that have it)."""
     groups: Dict[tuple, List[Row]] = defaultdict(list)
     for r in rows:
         v = r.rec.variant
-        groups[(r.run, r.run_label, v.model.name, v.backend)].append(r)
+        if axis is None or axis in dict(v.dims):
+            groups[(r.run, r.run_label, v.model.name, v.backend)].append(r)
     return list(groups.items())[:MAX_PANELS]
 
 
-def _grid(rows: List[Row], value, ylabel: str, title: str, dashed=None, logy: bool = False):
-    panels = _panels([r for r in rows if value(r.rec) is not None])
+def _dims_text(v, leave_out: Optional[str] = None) -> str:
+    return "".join(f" {n}{x}" for n, x in v.dims if n != leave_out)
+
+
+def _grid(rows: List[Row], value, ylabel: str, title: str, dashed=None, logy: bool = False, axis: Optional[str] = None):
+    """Lines against the batch, or (``axis``) against a named dim such as seq, one line per other setting."""
+    panels = _panels([r for r in rows if value(r.rec) is not None], axis)
     if not panels:
         return None
     plt = _plt()
@@ -101,7 +108,11 @@ def _grid(rows: List[Row], value, ylabel: str, title: str, dashed=None, logy: bo
         for r in prs:
             y = value(r.rec)
             v = r.rec.variant
-            lines[f"{v.precision} {v.build_mode}"].append((v.batch, y, r.rec))
+            if axis is None:
+                lines[f"{v.precision} {v.build_mode}{_dims_text(v)}"].append((v.batch, y, r.rec))
+            else:
+                lines[f"{v.precision} {v.build_mode} b{v.batch}{_dims_text(v, axis)}"].append(
+                    (dict(v.dims)[axis], y, r.rec))
         for name, pts in sorted(lines.items()):
             pts.sort(key=lambda p: p[0])
             xs = [p[0] for p in pts]
@@ -116,7 +127,7 @@ def _grid(rows: List[Row], value, ylabel: str, title: str, dashed=None, logy: bo
         if logy:
             ax.set_yscale("log")
         ax.set_title(text(f"{model} / {backend} — {run_label}"), fontsize=8)
-        ax.set_xlabel("batch")
+        ax.set_xlabel(text(axis) if axis else "batch")
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[n:]:
@@ -245,7 +256,7 @@ def implicit_vs_explicit(rows):
         v = r.rec.variant
         h = r.rec.headline("latency")
         if h is not None:
-            pairs[(v.model.name, v.backend, v.precision, v.batch, r.run)][v.build_mode] = h
+            pairs[(v.model.name + _dims_text(v).replace(" ", "-"), v.backend, v.precision, v.batch, r.run)][v.build_mode] = h
     both = [(k, d) for k, d in pairs.items() if "implicit" in d and "explicit" in d][:MAX_BARS]
     if not both:
         return None
@@ -266,7 +277,22 @@ def implicit_vs_explicit(rows):
     return fig
 
 
-PLOTS = (("stage_breakdown", stage_breakdown), ("latency_vs_batch", latency_vs_batch),
+def latency_vs_dim(rows):
+    """Latency against the first swept named dim (sequence length), one line per precision, mode and batch."""
+    names = list(dict.fromkeys(n for r in rows for n, _ in r.rec.variant.dims))
+    if not names:
+        return None
+
+    def p99(rec):
+        h = rec.headline("latency")
+        return h.get("p99") if h else None
+
+    return _grid(rows, lambda rec: _trio(rec.headline("latency")), "latency (ms)",
+                 text(f"Latency vs {names[0]}: median over trials, p99 dashed"),
+                 dashed=p99, axis=names[0])
+
+
+PLOTS = (("stage_breakdown", stage_breakdown), ("latency_vs_batch", latency_vs_batch), ("latency_vs_dim", latency_vs_dim),
          ("throughput_vs_batch", throughput_vs_batch), ("memory_utilization", memory_and_utilization),
          ("energy_per_inference", energy_per_inference), ("accuracy_vs_speed", accuracy_vs_speed),
          ("nvml_timeseries", nvml_timeseries), ("implicit_vs_explicit", implicit_vs_explicit))

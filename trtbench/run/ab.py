@@ -51,7 +51,7 @@ def interleaved_ab(common: dict, a_text: str, b_text: str, rounds_text, results_
     sides = []
     for name, text in (("a", a_text), ("b", b_text)):
         matrix, settings, _ = configure(_side_values(common, side_flags(text, name), name), best_available)
-        variants, excluded = plan_matrix(matrix)
+        variants, excluded = plan_matrix(matrix, settings)
         sides.append((matrix, replace(settings, trials=rounds), variants, excluded))
     (ma, sa, va, ea), (mb, sb, vb, eb) = sides
     if len(va) != len(vb) or not va:

@@ -23,7 +23,7 @@ from trtbench.errors import UserError, VariantSkipped
 from trtbench.gpu.cuda import Stream
 from trtbench.matrix.axes import backend_info
 from trtbench.matrix.spec import Variant
-from trtbench.models.inputs import make_inputs
+from trtbench.models.inputs import model_feeds
 from trtbench.precision.accuracy import DEFAULT_TOLERANCES, compare, reference_outputs
 from trtbench.results.record import Trial, VariantRecord
 from trtbench.results.store import utc_now
@@ -39,7 +39,7 @@ def model_backend(variant: Variant, settings: RunSettings) -> Backend:
         return plan_backend(variant, settings)
     cls = load_class(backend_info(variant.backend))
     cls.require()
-    prepared = prepare_model(variant, variant.model.load())
+    prepared = prepare_model(variant, variant.model.load(), fix_batch=settings.fix_batch)
     return cls(variant, settings, prepared)
 
 
@@ -70,7 +70,11 @@ def open_backend(variant: Variant, settings: RunSettings, make_backend: BackendF
         backend.prepare()
         backend.load()
         prepared = backend.prepared
-        backend.feeds = make_inputs(prepared.dtypes, prepared.run_shapes, settings.seed)
+        backend.feeds, made = model_feeds(prepared.model, prepared.dtypes, prepared.run_shapes, settings.seed,
+                                          settings.input_ranges, settings.load_inputs)
+        backend.facts["inputs"] = made  # how each input's data was made (kind, range, file)
+        if prepared.notes:
+            backend.facts["model_rewrites"] = list(prepared.notes)  # --fix-batch, said in the results
         backend.bind(backend.feeds)
         return backend
     except BaseException:

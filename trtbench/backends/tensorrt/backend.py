@@ -230,14 +230,15 @@ def bind_engine(backend, feeds: Dict[str, np.ndarray]) -> None:
         if not prof and run != shape:
             raise TensorRTError(f"input {n} shape {run} differs from the static engine's {shape}: "
                                 f"build an engine for this batch")
+    dynamic = [n for n, _, shape in inputs if any(d < 0 for d in shape)]  # fixed inputs keep their shape
     # outputs sized at the profile maximum
-    for n, _, _ in inputs:
+    for n in dynamic:
         if not ctx.set_input_shape(n, max_shapes[n]):
             raise TensorRTError(f"set_input_shape({n}, {max_shapes[n]}) was refused")
     max_out = {n: tuple(ctx.get_tensor_shape(n)) for n, _ in outputs}
     backend.buffers = IOBuffers({n: (api.nptype(dt), max_shapes[n]) for n, dt, _ in inputs},
                                 {n: (api.nptype(dt), max_out[n]) for n, dt in outputs})
-    for n, _, _ in inputs:
+    for n in dynamic:
         if not ctx.set_input_shape(n, tuple(feeds[n].shape)):
             raise TensorRTError(f"set_input_shape({n}, {tuple(feeds[n].shape)}) was refused")
     missing = ctx.infer_shapes()

@@ -116,6 +116,8 @@ def configure_build(api: TrtApi, builder, network, config, spec: BuildSpec, io_d
             if len(lo) != rank:
                 raise TensorRTError(f"the profile gives input {name} rank {len(lo)}; the network's input has rank "
                                     f"{rank} ({tuple(inputs[name].shape)})")
+            if all(int(d) >= 0 for d in inputs[name].shape):
+                continue  # a fixed input (a bias vector, a scalar) in a dynamic network: no range to give
             profile.set_shape(name, lo, opt, hi)
         config.add_optimization_profile(profile)
         applied["profile"] = [{"input": n, "min": list(a), "opt": list(b), "max": list(c)}
