@@ -105,10 +105,10 @@ def test_default_run_produces_a_valid_results_file(tmp_path):
     from trtbench.results.store import read_results
 
     doc = read_results(str(files[0]))
-    assert len(doc.records) == 12 and all(rec.ok and len(rec.trials) == 3 for rec in doc.records)
+    assert len(doc.records) == 16 and all(rec.ok and len(rec.trials) == 3 for rec in doc.records)
     assert doc.protocol["isolation"] == "process" and doc.settings["cuda_graph"] is True  # the defaults
     assert all(t.process.startswith("worker pid") for rec in doc.records for t in rec.trials)
-    assert "12 ok, 0 skipped, 0 failed" in r.stdout and "compute p50" in r.stdout
+    assert "16 ok, 0 skipped, 0 failed" in r.stdout and "compute p50" in r.stdout
     assert f"order seed {doc.protocol['order_seed']}" in r.stdout  # the seed to reproduce the order
 
 
