@@ -87,6 +87,12 @@ def _panels(rows: List[Row]):
     return list(groups.items())[:MAX_PANELS]
 
 
+def _load_tag(v) -> str:
+    """A variant's load axes for a legend (empty for one query in flight, closed loop)."""
+    return "".join([f" c{v.concurrency}" if v.concurrency != 1 else "", f" r{v.request_rate:g}" if v.request_rate else "",
+                    f" budget {v.latency_budget_ms:g} ms" if v.latency_budget_ms is not None else ""])
+
+
 def _grid(rows: List[Row], value, ylabel: str, title: str, dashed=None, logy: bool = False):
     panels = _panels([r for r in rows if value(r.rec) is not None])
     if not panels:
@@ -101,7 +107,7 @@ def _grid(rows: List[Row], value, ylabel: str, title: str, dashed=None, logy: bo
         for r in prs:
             y = value(r.rec)
             v = r.rec.variant
-            lines[f"{v.precision} {v.build_mode}"].append((v.batch, y, r.rec))
+            lines[f"{v.precision} {v.build_mode}{_load_tag(v)}"].append((v.batch, y, r.rec))
         for name, pts in sorted(lines.items()):
             pts.sort(key=lambda p: p[0])
             xs = [p[0] for p in pts]
