@@ -142,15 +142,25 @@ def test_variant_ids_and_records_carry_the_load_axes():
     assert Variant.from_dict(old).id == "mlp-onnxruntime-fp32-implicit-b2" and not Variant.from_dict(old).under_load
 
 
+def _plugin_args():
+    """``-p trtbench.pytest_plugin`` where trtbench is not installed (so its pytest11 entry point is absent)."""
+    from importlib.metadata import entry_points
+
+    eps = entry_points()
+    group = eps.select(group="pytest11") if hasattr(eps, "select") else eps.get("pytest11", [])
+    return [] if any(ep.value.startswith("trtbench") for ep in group) else ["-p", "trtbench.pytest_plugin"]
+
+
 def test_pytest_plugin_parametrizes_with_the_load_axes(pytester):
     pytester.makefile(".toml", matrix="[matrix]\nmodels = [\"mlp\"]\nbackends = [\"onnxruntime\"]\nbatches = [1]\n"
                                       "build_modes = [\"implicit\"]\n")
     pytester.makepyfile(test_bench="def test_variant(trtbench_variant):\n    pass\n")
-    res = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--collect-only", "-q", "--trtbench-concurrency",
+    res = pytester.runpytest_inprocess(*_plugin_args(), "-p", "no:cacheprovider", "--collect-only", "-q",
+                                       "--trtbench-concurrency",
                                        "1,4", "--trtbench-request-rate", "50")
     ids = sorted(ln.split("[", 1)[1].rstrip("]") for ln in res.outlines if "test_variant[" in ln)
     assert ids == ["mlp-onnxruntime-fp32-implicit-b1-c4-r50", "mlp-onnxruntime-fp32-implicit-b1-r50"]
-    bad = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--trtbench-concurrency", "0")
+    bad = pytester.runpytest_inprocess(*_plugin_args(), "-p", "no:cacheprovider", "--trtbench-concurrency", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert any("bad --concurrency value '0'" in ln for ln in bad.errlines + bad.outlines)
 

@@ -8,6 +8,10 @@ Stage times are event pairs (trtexec's); each query's start and end are measured
 event recorded with every slot idle, so throughput is completed queries over the GPU span from the first
 start to the last end (trtexec's definition, and ``bench/bare_trt_multistream.py``'s).
 
+In the open loop the host waits for the next arrival with a sleep that spins its last 200 us
+(``SpinSleepClock``), so an arrival is dispatched on time rather than a ``time.sleep`` wake-up late; with
+queries in flight it polls their end events the same way.
+
 The host's cost per query (four event records, the copies, the launch, the polling) sets how many queries a
 second one Python thread can issue; the harness ceiling measures it with a no-op compute. A CUDA graph
 makes the launch one ``cudaGraphLaunch`` (a few microseconds) instead of a framework's enqueue (tens to
@@ -21,7 +25,7 @@ from typing import Callable, List, Optional, Sequence
 
 from trtbench.gpu.cuda import Event, Stream, check, rt
 from trtbench.gpu.event_timer import capture_compute
-from trtbench.timing.clock import PerfCounterClock, SleepingClock
+from trtbench.timing.clock import SleepingClock, SpinSleepClock
 from trtbench.timing.load import LoadTimer, NoopCompute, QueryTimes
 
 
@@ -97,7 +101,7 @@ class CudaLoadTimer(LoadTimer):
 
     def __init__(self, slots: Sequence, cuda_graph: bool = True, spin_wait: bool = False, data_transfers: bool = True,
                  graph_factory: Optional[Callable] = None, clock: Optional[SleepingClock] = None) -> None:
-        super().__init__(clock or PerfCounterClock())
+        super().__init__(clock or SpinSleepClock())  # open loop: arrivals dispatched on time, not a wake-up late
         self.slots = list(slots)
         self.cuda_graph, self.spin_wait, self.data_transfers = cuda_graph, spin_wait, data_transfers
         self._graph_factory = graph_factory
