@@ -7,7 +7,8 @@
 #   bash bench/gpu_load.sh OUTDIR
 #
 # TensorRT runs under `python3.9` on PATH (the TensorRT 8.6 payload, ../shared/trt86/README.md) with the repo
-# on PYTHONPATH; PyTorch under `python3` (onnx2torch from .whl/ when present, as ../shared/gpu-wheels.sh puts it).
+# on PYTHONPATH; PyTorch under `python3` (onnx2torch from $WHEELS, default .whl/, when its wheel is there, as
+# ../shared/gpu-wheels.sh puts it).
 # About 3 minutes of GPU time on an H100. Everything lands in OUTDIR: one log per step (steps.txt says each
 # step's exit code and seconds), the results files, the comparison (compare/load-compare.{json,md}) and the
 # report (report/index.html, report.md, latency_throughput.png). Nothing changes a device setting.
@@ -26,8 +27,9 @@ CB=${CALIB_BATCH:-512}  # the MLP's batch: 512 x 2048 fp32 is GPU-bound (about 1
 C=$OUT/cache; M=$OUT/models
 COMMON=(--trials 2 --warmup 100 --duration 0.3 --cache-dir "$C" -q)
 TORCH_PATH=$root
-if [ "$B_TORCH" = torch ] && ls .whl/onnx2torch-*.whl >/dev/null 2>&1; then
-  "$PY_TORCH" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/onnx2torch-*.whl \
+WHEELS=${WHEELS:-.whl}
+if [ "$B_TORCH" = torch ] && ls "$WHEELS"/onnx2torch-*.whl >/dev/null 2>&1; then
+  "$PY_TORCH" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/onnx2torch-*.whl \
     > "$OUT/pip.log" 2>&1 && TORCH_PATH=/tmp/site:$root
 fi
 : > "$OUT/steps.txt"
