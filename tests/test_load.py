@@ -258,7 +258,7 @@ def test_onnxruntime_cpu_slots_each_compute_the_same_outputs_on_their_own_buffer
     be.d2h(None)
     ref = be.outputs()["logits"].copy()
     slots = be.open_slots(3)
-    assert slots[0] is be.stage_calls() and be.open_slots(2) == slots[:2]
+    assert slots[0] is be.slots[0] and be.stage_calls() is be and be.open_slots(2) == slots[:2]
     assert len({s.buffers.inputs["input"].device.ptr for s in slots}) == 3
     assert all(s.session is be.session for s in slots)  # CPU: one session, one IOBinding per slot
     for s in reversed(slots):

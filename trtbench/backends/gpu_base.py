@@ -66,10 +66,6 @@ class GpuBackend(Backend):
         if self.settings.cold:
             self.slots[0].buffers.rotate_inputs(COLD_INPUT_COPIES)
 
-    def stage_calls(self):
-        super().stage_calls()
-        return self.slots[0]
-
     def open_slots(self, n: int) -> List[Slot]:
         """``n`` slots for ``n`` queries in flight: slot 0 is the binding made by ``bind``; the others are made
         now, each with its own buffers and compute state, and kept until release."""
@@ -91,7 +87,7 @@ class GpuBackend(Backend):
         for s in reversed(slots):
             s.release()
 
-    # ---- slot 0's stages (the Backend lifecycle's h2d/compute/d2h) -------------------------------------
+    # ---- slot 0's stages: the Backend lifecycle's h2d/compute/d2h, which the single-query timers call ----------
     def next_inputs(self) -> None:
         self.slots[0].next_inputs()
 

@@ -4,8 +4,8 @@ A variant run with concurrency N binds N slots. Each has its own buffers (``IOBu
 ``HostBuffers`` on the host: one interface, so no stage asks where it runs) and its own compute state: a
 TensorRT execution context of the shared engine, an onnxruntime IOBinding (and, on CUDA, its own session,
 since a session's compute stream is fixed), a torch module's input tensors over the slot's buffers. Slot 0
-is the backend's own binding, the one the single-query timers use; its stages are those timers' stage
-calls (``h2d``/``compute``/``d2h``/``next_inputs``).
+is the backend's own binding, the one the single-query timers use (through the backend's ``h2d``/``compute``/
+``d2h``/``next_inputs``, as before); the load timers drive every slot's stages directly.
 
 State is explicit: every attribute a slot holds is set in its constructor and set to None on release.
 """
