@@ -4,6 +4,7 @@ TensorRT side of queries in flight (profile sharing at build, one context per sl
 from __future__ import annotations
 
 import enum
+import json
 import subprocess
 import sys
 import types
@@ -163,6 +164,24 @@ def test_pytest_plugin_parametrizes_with_the_load_axes(pytester):
     bad = pytester.runpytest_inprocess(*_plugin_args(), "-p", "no:cacheprovider", "--trtbench-concurrency", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert any("bad --concurrency value '0'" in ln for ln in bad.errlines + bad.outlines)
+
+
+def test_pytest_plugin_measures_a_variant_under_load(pytester):
+    pytester.makefile(".toml", matrix="[matrix]\nmodels = [\"mlp\"]\nbackends = [\"onnxruntime\"]\nbatches = [1]\n"
+                                      "build_modes = [\"implicit\"]\n[run]\nduration_s = 0.05\nwarmup_ms = 5\n"
+                                      "iterations = 5\ntrials = 2\nisolation = \"inline\"\n")
+    pytester.makepyfile(test_bench="def test_variant(trtbench_variant, benchmark, trtbench_suite):\n"
+                                   "    trtbench_suite.measure(trtbench_variant, benchmark)\n")
+    out = pytester.path / "out.json"
+    res = pytester.runpytest_inprocess(*_plugin_args(), "-p", "no:cacheprovider", "--benchmark-json", str(out),
+                                       "--trtbench-results", str(pytester.path / "res"), "--trtbench-concurrency", "2",
+                                       "--trtbench-request-rate", "300")
+    res.assert_outcomes(passed=1)
+    (b,) = json.loads(out.read_text())["benchmarks"]
+    info = b["extra_info"]
+    assert b["param"] == "mlp-onnxruntime-fp32-implicit-b1-c2-r300" and {"response", "queue"} <= set(info["headlines"])
+    assert info["trials"][0]["samples"]["load"]["loop"] == "open" and info["timing"]["mode"] == "load-open"
+    assert b["stats"]["rounds"] == sum(t["samples"]["queries"] for t in info["trials"])  # every response time
 
 
 # ---- 4. TensorRT: profile sharing at build, one context per slot (named doubles) -----------------------------
