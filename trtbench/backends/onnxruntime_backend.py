@@ -3,29 +3,35 @@
 Every tensor is bound by pointer (``IOBinding.bind_input/bind_output`` with the ONNX element type), so
 bfloat16 tensors, which numpy cannot hold, travel as their 16-bit patterns like on the other backends.
 
-- CPU provider: ``h2d`` copies the caller's arrays into the buffers bound to the session (allocated once,
-  sized for the profile maximum), ``compute`` runs the bound session, ``d2h`` copies the bound outputs
-  into the result arrays; the host clock times them.
-- CUDA provider: the session shares the GPU backends' pinned/device buffers (``IOBuffers``) and the
+- CPU provider: the session's IOBinding reads and writes host buffers (``HostBuffers``, allocated once,
+  sized for the profile maximum); ``h2d`` copies the caller's data into them, ``compute`` runs the bound
+  session, ``d2h`` copies the outputs back; the host clock times them. Queries in flight (concurrency N)
+  are N IOBindings of the one session, each on its own buffers, run from N threads (``run_with_iobinding``
+  releases the GIL).
+- CUDA provider: the session binds the GPU backends' pinned/device buffers (``IOBuffers``) and uses the
   CUDA-event stage timer. onnxruntime computes on a stream of ours (``user_compute_stream``) that waits
   for the H2D copy on the timer's stream; ``Run`` returns when its work is done, so the copies and the
   compute are ordered in every timing mode. TF32 follows the precision (``use_tf32``): off for fp32.
+  A session's compute stream is fixed when it is created, so each further query in flight gets its own
+  session (and stream): N sessions hold N copies of the weights.
+
+The stages are a slot's (``_OrtSlot``): the same code for both providers.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from trtbench.backends.gpu_base import GpuBackend
 from trtbench.backends.registry import Availability
+from trtbench.backends.slot import Slot
 from trtbench.bfloat16 import narrow, widen
 from trtbench.errors import NotApplicable, VariantSkipped
 from trtbench.gpu import cuda
-from trtbench.gpu.buffers import IOBuffers
 from trtbench.gpu.cuda import check
 from trtbench.precision.transform import apply_precision
 
@@ -73,9 +79,93 @@ def _load_failure(exc: Exception, where: str, precision: str) -> VariantSkipped:
     return NotApplicable(f"onnxruntime cannot load this model: {text}")
 
 
+class _Handoff:
+    """CUDA provider: onnxruntime computes on its session's own stream (``user_compute_stream``); calling this
+    with the timer's stream makes that stream wait for the H2D copies enqueued there (an event between them)."""
+
+    def __init__(self) -> None:
+        self.stream = cuda.Stream()
+        self.event = cuda.Event(blocking=False)
+        r = cuda.rt()  # bound once: this is on the timed path
+        self._record, self._wait = r.cudaEventRecord, r.cudaStreamWaitEvent
+        self._e, self._s = self.event._e, self.stream.raw
+        self.handle = self.stream.handle
+
+    def __call__(self, stream) -> None:
+        err = self._record(self._e, stream)[0] or self._wait(self._s, self._e, 0)[0]
+        if err:
+            check((err,), "cudaEventRecord/cudaStreamWaitEvent (onnxruntime's stream)")
+
+    def synchronize(self) -> None:
+        self.stream.synchronize()
+
+    def destroy(self) -> None:
+        self.event.destroy()
+        self.stream.destroy()
+
+
+class _HostHandoff:
+    """CPU provider: the stages are synchronous, nothing to hand over."""
+
+    handle = None
+
+    def __call__(self, stream) -> None:
+        pass
+
+    def synchronize(self) -> None:
+        pass
+
+    def destroy(self) -> None:
+        pass
+
+
+class _OrtSlot(Slot):
+    """One query in flight: an IOBinding of a session over this slot's buffers."""
+
+    def __init__(self, index: int, buffers, session, binding, handoff, owns_handoff: bool) -> None:
+        super().__init__(index, buffers)
+        self.session, self.binding, self.handoff = session, binding, handoff
+        self.owns_handoff = owns_handoff
+        self._run = session.run_with_iobinding
+
+    def compute(self, stream) -> None:
+        self.handoff(stream)  # CUDA: onnxruntime's stream waits for the H2D copies; host: nothing
+        self._run(self.binding)
+
+    def _drop(self) -> None:
+        if self.owns_handoff and self.handoff is not None:
+            self.handoff.destroy()
+        self.binding = self.session = self.handoff = self._run = None
+
+
+def _probe(session, binding, where: Tuple[str, int], in_types, out_types,
+           inputs: Dict[str, Tuple[int, Tuple[int, ...]]]) -> Dict[str, Tuple[int, ...]]:
+    """Output shapes for inputs bound at (pointer, shape): one run with onnxruntime-allocated outputs."""
+    device, dev_id = where
+    for n, (ptr, shape) in inputs.items():
+        binding.bind_input(n, device, dev_id, in_types[n][0], list(shape), ptr)
+    for n in out_types:
+        binding.bind_output(n, device, dev_id)
+    session.run_with_iobinding(binding)
+    shapes = {n: tuple(v.shape()) for n, v in zip(out_types, binding.get_outputs())}
+    binding.clear_binding_outputs()
+    return shapes
+
+
 class OnnxRuntimeBackend(GpuBackend):
     name = "onnxruntime"
     on_gpu = False  # decided in _prepare: True when the CUDA provider is installed
+
+    def __init__(self, variant, settings, prepared) -> None:
+        super().__init__(variant, settings, prepared)
+        self.session = None  # slot 0's (and, on the CPU, every slot's) session
+        self._handoff = None  # the session's stream hand-over (CUDA) or a no-op (CPU)
+        self._model_bytes: Optional[bytes] = None
+        self._in: Dict[str, Tuple[object, np.dtype]] = {}
+        self._out: Dict[str, Tuple[object, np.dtype]] = {}
+        self._run_in: Dict[str, np.ndarray] = {}
+        self._max_in: Dict[str, Tuple[int, ...]] = {}
+        self._max_out: Dict[str, Tuple[int, ...]] = {}
 
     @classmethod
     def availability(cls) -> Availability:
@@ -107,38 +197,37 @@ class OnnxRuntimeBackend(GpuBackend):
                           model_bytes=len(self._model_bytes),
                           device=f"cuda:{self.settings.device}" if self.on_gpu else "cpu")
 
-    def _providers(self) -> List:
-        if not self.on_gpu:
-            return ["CPUExecutionProvider"]
-        options = {"device_id": str(self.settings.device),
-                   "use_tf32": "1" if self.variant.precision == "tf32" else "0",
-                   "user_compute_stream": str(self._stream.handle)}
-        return [("CUDAExecutionProvider", options), "CPUExecutionProvider"]
+    def _where(self) -> Tuple[str, int]:
+        return ("cuda", self.settings.device) if self.on_gpu else ("cpu", 0)
+
+    def _open_session(self, handoff):
+        """A session whose CUDA provider (if any) computes on ``handoff``'s stream."""
+        ort = _ort()
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        providers: List = ["CPUExecutionProvider"]
+        if self.on_gpu:
+            providers.insert(0, ("CUDAExecutionProvider", {
+                "device_id": str(self.settings.device), "use_tf32": "1" if self.variant.precision == "tf32" else "0",
+                "user_compute_stream": str(handoff.handle)}))
+        try:
+            return ort.InferenceSession(self._model_bytes, sess_options=opts, providers=providers)
+        except Exception as exc:
+            raise _load_failure(exc, "CUDA" if self.on_gpu else "CPU", self.variant.precision) from None
 
     def _load(self) -> None:
         ort = _ort()
         if self.on_gpu:
-
             if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN from the nvidia-* wheels (e.g. torch's), if any
                 try:
                     ort.preload_dlls()
                 except Exception:
                     pass  # the session's provider check below reports what is missing
             cuda.set_device(self.settings.device)
-            self._stream = cuda.Stream()  # onnxruntime computes here
-            self._ready = cuda.Event(blocking=False)  # the H2D copies are done
-            # bound once: the compute stage is on the timed path
-            r = cuda.rt()
-            self._record, self._wait = r.cudaEventRecord, r.cudaStreamWaitEvent
-            self._ready_e, self._ort_s = self._ready._e, self._stream.raw
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
+        self._handoff = _Handoff() if self.on_gpu else _HostHandoff()
         t0 = time.perf_counter()
-        try:
-            self.session = ort.InferenceSession(self._model_bytes, sess_options=opts, providers=self._providers())
-        except Exception as exc:
-            raise _load_failure(exc, "CUDA" if self.on_gpu else "CPU", self.variant.precision) from None
+        self.session = self._open_session(self._handoff)
         self.facts["build_time_s"] = time.perf_counter() - t0
         self.facts["providers"] = self.session.get_providers()
         if self.on_gpu and self.session.get_providers()[0] != "CUDAExecutionProvider":
@@ -152,95 +241,60 @@ class OnnxRuntimeBackend(GpuBackend):
         sess = self.session
         self._in = {i.name: _io_type(i.type) for i in sess.get_inputs()}
         self._out = {o.name: _io_type(o.type) for o in sess.get_outputs()}
-        self.binding = sess.io_binding()
-        run_in = {n: narrow(np.asarray(feeds[n]), self._in[n][1]) for n in self._in}
+        self._run_in = {n: narrow(np.asarray(feeds[n]), self._in[n][1]) for n in self._in}
+        self._max_in = {n: tuple(self.prepared.max_shapes.get(n, a.shape)) for n, a in self._run_in.items()}
         try:
-            if self.on_gpu:
-                self._bind_gpu(run_in)
-            else:
-                self._bind_cpu(run_in)
+            self._max_out = self._probe_max()
+            self._bind_slot0()
         except RuntimeError as exc:
             if "Not a valid numpy type" in str(exc):  # an integer (bf16) element type on onnxruntime < 1.20
                 raise VariantSkipped(f"onnxruntime {_ort().__version__} cannot bind bfloat16 tensors by pointer: "
                                      f"upgrade onnxruntime (1.20 or newer)") from None
             raise
 
-    def _probe(self, device: str, inputs: Dict[str, Tuple[int, Tuple[int, ...]]]) -> Dict[str, Tuple[int, ...]]:
-        """Output shapes for inputs bound at (pointer, shape): one run with onnxruntime-allocated outputs."""
-        b, dev_id = self.binding, self.settings.device if device == "cuda" else 0
-        for n, (ptr, shape) in inputs.items():
-            b.bind_input(n, device, dev_id, self._in[n][0], list(shape), ptr)
-        for n in self._out:
-            b.bind_output(n, device, dev_id)
-        self.session.run_with_iobinding(b)
-        shapes = {n: tuple(v.shape()) for n, v in zip(self._out, b.get_outputs())}
-        b.clear_binding_outputs()
-        return shapes
-
-    def _bind_outputs(self, device: str, outputs: Dict[str, Tuple[int, Tuple[int, ...]]]) -> None:
-        dev_id = self.settings.device if device == "cuda" else 0
-        for n, (ptr, shape) in outputs.items():
-            self.binding.bind_output(n, device, dev_id, self._out[n][0], list(shape), ptr)
-
-    def _bind_cpu(self, run_in: Dict[str, np.ndarray]) -> None:
-        self.host_in = {n: np.ascontiguousarray(a) for n, a in run_in.items()}
-        self.dev_in = {}
-        for n, a in self.host_in.items():
-            flat = np.zeros(int(np.prod(self.prepared.max_shapes.get(n, a.shape))), a.dtype)  # profile maximum
-            self.dev_in[n] = flat[: a.size].reshape(a.shape)
-            np.copyto(self.dev_in[n], a)
-        shapes = self._probe("cpu", {n: (v.ctypes.data, v.shape) for n, v in self.dev_in.items()})
-        self.dev_out = {n: np.empty(shapes[n], self._out[n][1]) for n in self._out}
-        self.host_out = {n: np.empty_like(v) for n, v in self.dev_out.items()}
-        self._bind_outputs("cpu", {n: (v.ctypes.data, v.shape) for n, v in self.dev_out.items()})
-
-    def _bind_gpu(self, run_in: Dict[str, np.ndarray]) -> None:
-        max_in = {n: tuple(self.prepared.max_shapes.get(n, a.shape)) for n, a in run_in.items()}
-        staging = IOBuffers({n: (self._in[n][1], s) for n, s in max_in.items()}, {})
-        try:  # output shapes at the profile maximum size the output buffers (zeros: valid token ids too)
-            staging.load_inputs({n: np.zeros(s, self._in[n][1]) for n, s in max_in.items()})
-            staging.h2d(self._stream.handle)
-            self._stream.synchronize()
-            max_out = self._probe("cuda", {n: (staging.inputs[n].device.ptr, s) for n, s in max_in.items()})
+    def _probe_max(self) -> Dict[str, Tuple[int, ...]]:
+        """Output shapes at the profile maximum (they size the output buffers); zeros are valid token ids too."""
+        staging = self.buffer_class()({n: (self._in[n][1], s) for n, s in self._max_in.items()}, {})
+        try:
+            staging.load_inputs({n: np.zeros(s, self._in[n][1]) for n, s in self._max_in.items()})
+            staging.h2d(self._handoff.handle)
+            self._handoff.synchronize()
+            return _probe(self.session, self.session.io_binding(), self._where(), self._in, self._out,
+                          {n: (staging.inputs[n].device.ptr, s) for n, s in self._max_in.items()})
         finally:
             staging.free()
-        self.buffers = IOBuffers({n: (self._in[n][1], s) for n, s in max_in.items()},
-                                 {n: (self._out[n][1], s) for n, s in max_out.items()})
-        self.buffers.load_inputs(run_in)
-        self.buffers.h2d(self._stream.handle)
-        self._stream.synchronize()
-        in_ptrs = {n: (b.device.ptr, b.shape) for n, b in self.buffers.inputs.items()}
-        for n, shape in self._probe("cuda", in_ptrs).items():
-            self.buffers.set_shape(n, shape)
-        self._bind_outputs("cuda", {n: (b.device.ptr, b.shape) for n, b in self.buffers.outputs.items()})
-        self.facts.update(self.buffers.total_bytes())
 
-    # ---- the three stages -----------------------------------------------------------------------
-    def _h2d(self, stream) -> None:
-        if self.on_gpu:
-            self.buffers.h2d(stream)
-        else:
-            for n, v in self.dev_in.items():
-                np.copyto(v, self.host_in[n])
-
-    def _compute(self, stream) -> None:
-        if self.on_gpu:  # onnxruntime's stream starts when the timer's stream has the inputs there
-            err = self._record(self._ready_e, stream)[0] or self._wait(self._ort_s, self._ready_e, 0)[0]
-            if err:
-
-                check((err,), "cudaEventRecord/cudaStreamWaitEvent (onnxruntime's stream)")
-        self.session.run_with_iobinding(self.binding)
-
-    def _d2h(self, stream) -> None:
-        if self.on_gpu:
-            self.buffers.d2h(stream)
-        else:
-            for n, v in self.dev_out.items():
-                np.copyto(self.host_out[n], v)
+    def _new_slot(self, index: int) -> _OrtSlot:
+        """Slot 0 binds the session made by load. On CUDA every further slot has its own session (a session's
+        compute stream is fixed); on the CPU every slot is another IOBinding of the one session."""
+        own = self.on_gpu and index > 0
+        handoff = _Handoff() if own else self._handoff
+        try:
+            session = self._open_session(handoff) if own else self.session
+            buffers = self.buffer_class()({n: (self._in[n][1], s) for n, s in self._max_in.items()},
+                                          {n: (self._out[n][1], s) for n, s in self._max_out.items()})
+        except BaseException:
+            if own:
+                handoff.destroy()
+            raise
+        slot = _OrtSlot(index, buffers, session, session.io_binding(), handoff, own)
+        try:
+            buffers.load_inputs(self._run_in)
+            buffers.h2d(handoff.handle)
+            handoff.synchronize()
+            where = self._where()
+            in_ptrs = {n: (b.device.ptr, b.shape) for n, b in buffers.inputs.items()}
+            for n, shape in _probe(session, slot.binding, where, self._in, self._out, in_ptrs).items():
+                buffers.set_shape(n, shape)
+            for n, b in buffers.outputs.items():
+                slot.binding.bind_output(n, where[0], where[1], self._out[n][0], list(b.shape), b.device.ptr)
+            return slot
+        except BaseException:
+            slot.release()
+            raise
 
     def _outputs(self) -> Dict[str, np.ndarray]:
-        raw = self.buffers.host_outputs() if self.on_gpu else self.host_out
-        return {n: widen(np.array(a), self._out[n][1]) for n, a in raw.items()}
+        return {n: widen(np.array(a), self._out[n][1]) for n, a in self.slots[0].host_outputs().items()}
 
     def graph_factory(self):
         def refuse(compute, stream):
@@ -248,12 +302,8 @@ class OnnxRuntimeBackend(GpuBackend):
         return refuse
 
     def _release(self) -> None:
-        for attr in ("binding", "session", "dev_in", "dev_out", "host_in", "host_out"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        self._free_buffers()
-        for attr in ("_ready", "_stream"):
-            obj = getattr(self, attr, None)
-            if obj is not None:
-                obj.destroy()
-                setattr(self, attr, None)
+        self._release_slots()
+        self.session = None
+        if self._handoff is not None:
+            self._handoff.destroy()
+            self._handoff = None

@@ -151,8 +151,8 @@ def prepare_model(variant: Variant, model: onnx.ModelProto, fix_batch: bool = Fa
         raise UserError(f"model {variant.model.name} has no inputs: trtbench needs at least one input to feed")
     layout = batch_layout(info)
     if not layout.inputs and variant.batch != 1:
-        raise NotApplicable(f"no input of this model has a batch dimension (its inputs are held at their own "
-                            f"shapes): it runs at batch 1 only")
+        raise NotApplicable("no input of this model has a batch dimension (its inputs are held at their own "
+                            "shapes): it runs at batch 1 only")
     if variant.build_mode == "implicit":
         base, notes = model, ()
         if layout.exported is not None and layout.exported != variant.batch:

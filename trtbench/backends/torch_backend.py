@@ -6,22 +6,25 @@ copies its outputs from where the module left them, with no device-side copy. Pr
 off), tf32 (TF32 matmul/cuDNN on), fp16/bf16 (module cast; inputs cast inside the compute stage) and
 fp16-io/bf16-io (inputs and outputs in that type, so H2D/D2H move half the bytes).
 
-On the CPU (torch's CPU build) the same stages run synchronously under the host timer, so CI tests
-this backend's logic for real.
+On the CPU (torch's CPU build) the same stages run on host buffers (``HostBuffers``: the module's inputs are
+tensors over them, D2H copies the outputs from where the module left them) under the host timer, so CI tests
+this backend's logic for real. Queries in flight (concurrency N) are N slots, each with its own buffers and
+input tensors over them, computing the one module on the slot's stream (on the CPU: from N threads).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import Dict
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from trtbench.backends.gpu_base import GpuBackend
 from trtbench.backends.registry import Availability
+from trtbench.backends.slot import Slot
 from trtbench.bfloat16 import narrow, widen
 from trtbench.errors import NotApplicable
-from trtbench.gpu.buffers import IOBuffers
 
 _HALF = {"fp16": "float16", "fp16-io": "float16", "bf16": "bfloat16", "bf16-io": "bfloat16"}
 
@@ -72,8 +75,42 @@ class _TorchGraph:
         self.graph.reset()
 
 
+class _TorchSlot(Slot):
+    """One query in flight: the module's input tensors over this slot's buffers (zero-copy), the outputs of its
+    recent queries (kept alive while their D2H may still read them), and the stream context to compute in."""
+
+    def __init__(self, index: int, buffers, inputs: List, out_names: List[str], run, on_stream) -> None:
+        super().__init__(index, buffers)
+        self.inputs = inputs
+        self._names, self._run, self._on_stream = out_names, run, on_stream
+        self._ring: List = [None, None, None]
+        self._q = 0
+
+    def compute(self, stream) -> None:
+        with self._on_stream(stream):
+            outs = self._run(self.inputs)
+        self._ring[self._q % 3] = outs
+        self._q += 1
+        for n, o in zip(self._names, outs):  # D2H reads the outputs where the module left them
+            self.buffers.set_output_source(n, o.data_ptr())
+
+    def _drop(self) -> None:
+        self.inputs = self._ring = self._run = self._on_stream = None
+
+
 class TorchBackend(GpuBackend):
     name = "torch"
+
+    def __init__(self, variant, settings, prepared) -> None:
+        super().__init__(variant, settings, prepared)
+        self.module = None
+        self.device = None
+        self.compute_dtype = self.io_dtype = None
+        self.out_names: List[str] = []
+        self._streams: Dict[int, object] = {}  # stream handle -> torch ExternalStream
+        self._tf32: Optional[Tuple[bool, bool]] = None  # torch's TF32 switches before load, restored on release
+        self._io_feeds: Dict[str, np.ndarray] = {}
+        self._max_out: Dict[str, Tuple[int, ...]] = {}
 
     @classmethod
     def availability(cls) -> Availability:
@@ -131,15 +168,20 @@ class TorchBackend(GpuBackend):
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
         self.facts.update(tf32=tf32, load_time_s=time.perf_counter() - t0)
-        self._streams: Dict[int, object] = {}
-        self._ring = [None, None, None]
-        self._q = 0
 
     def _ext(self, handle: int):
         s = self._streams.get(handle)
         if s is None:
             s = self._streams[handle] = _torch().cuda.ExternalStream(handle, device=self.device)
         return s
+
+    def _on_stream(self, handle):
+        """The context a slot computes in: the harness's CUDA stream, or nothing on the CPU (chosen at bind)."""
+        return _torch().cuda.stream(self._ext(handle))
+
+    @staticmethod
+    def _on_host(handle):
+        return contextlib.nullcontext()
 
     def _np_io_dtype(self) -> np.dtype:
         torch = _torch()
@@ -162,10 +204,26 @@ class TorchBackend(GpuBackend):
         io = self._np_io_dtype()
         return widen(arr, io) if arr.dtype == io else arr
 
-    def _wrap(self, ptr: int, shape, np_dtype, bf16: bool) -> object:
+    def _wrap(self, buf, shape) -> object:
+        """A tensor over a buffer's device memory (no copy): CUDA memory through ``__cuda_array_interface__``,
+        host memory through numpy (bf16 as int16 bits, which every torch can take)."""
         torch = _torch()
-        t = torch.as_tensor(_CudaArray(ptr, shape, np_dtype), device=self.device)
+        bf16 = buf.dtype == np.uint16 and self.io_dtype == torch.bfloat16  # token ids and masks keep their type
+        if self.on_gpu:
+            t = torch.as_tensor(_CudaArray(buf.device.ptr, shape, buf.dtype), device=self.device)
+        else:
+            t = torch.from_numpy(buf.device.view(np.int16 if bf16 else buf.dtype, shape))
         return t.view(torch.bfloat16) if bf16 else t
+
+    def _settle(self, buffers=None) -> None:
+        """Bind time only: copy ``buffers``' inputs in (if given) and wait for the device."""
+        torch = _torch()
+        if self.on_gpu:
+            if buffers is not None:
+                buffers.h2d(torch.cuda.current_stream(self.device).cuda_stream)
+            torch.cuda.synchronize(self.device)
+        elif buffers is not None:
+            buffers.h2d(None)
 
     def _run_module(self, inputs):
         torch = _torch()
@@ -182,82 +240,48 @@ class TorchBackend(GpuBackend):
         torch = _torch()
         names = [t.name for t in self.prepared.info.inputs]
         self.out_names = [t.name for t in self.prepared.info.outputs]
-        io_np = self._np_io_dtype()
-        if not self.on_gpu:
-            self.host_in = {n: self._to_io(feeds[n], n) for n in names}
-            self.dev_in = [torch.empty(self.host_in[n].shape, dtype=self._in_torch(n)) for n in names]
-            self._host_in_t = [torch.from_numpy(self.host_in[n]).view(self.io_dtype)
-                               if self._in_torch(n) == torch.bfloat16 else torch.from_numpy(self.host_in[n])
-                               for n in names]
-            outs = self._run_module([t.copy_(h) for t, h in zip(self.dev_in, self._host_in_t)])
-            self.host_out = {n: np.empty(tuple(o.shape), io_np) for n, o in zip(self.out_names, outs)}
-            return
-
+        self._io_feeds = {n: self._to_io(feeds[n], n) for n in names}
         # Output shapes at the profile maximum size the output buffers (a probe run at max shapes).
-        with torch.cuda.device(self.device):
-            zeros = [torch.zeros(self.prepared.max_shapes[n], dtype=self._in_torch(n), device=self.device) for n in names]
-            max_outs = self._run_module(zeros)
-            torch.cuda.synchronize(self.device)
-        del zeros
-        self.buffers = IOBuffers({n: (self._in_np(n), self.prepared.max_shapes[n]) for n in names},
-                                 {n: (io_np, tuple(o.shape)) for n, o in zip(self.out_names, max_outs)})
-        del max_outs
-        self.buffers.load_inputs({n: self._to_io(feeds[n], n) for n in names})
-        self.dev_in = [self._wrap(self.buffers.inputs[n].device.ptr, feeds[n].shape, self._in_np(n),
-                                  self._in_torch(n) == torch.bfloat16) for n in names]
-        # The actual output shapes come from one run at the run shapes.
-        with torch.cuda.device(self.device):
-            s = self.buffers.inputs
-            for n, t in zip(names, self.dev_in):
-                t.copy_(torch.from_numpy(s[n].host_view()).view(t.dtype) if t.dtype == torch.bfloat16
-                        else torch.from_numpy(s[n].host_view()))
-            outs = self._run_module(self.dev_in)
-            torch.cuda.synchronize(self.device)
-        for n, o in zip(self.out_names, outs):
-            self.buffers.set_shape(n, tuple(o.shape))
-        self.facts.update(self.buffers.total_bytes())
+        zeros = [torch.zeros(self.prepared.max_shapes[n], dtype=self._in_torch(n), device=self.device) for n in names]
+        max_outs = self._run_module(zeros)
+        self._settle()
+        self._max_out = {n: tuple(o.shape) for n, o in zip(self.out_names, max_outs)}
+        del zeros, max_outs
+        self._bind_slot0()
 
-    def _compute(self, stream) -> None:
-        if not self.on_gpu:
-            self._last = self._run_module(self.dev_in)
-            return
-        with _torch().cuda.stream(self._ext(stream)):
-            outs = self._run_module(self.dev_in)
-        self._ring[self._q % 3] = outs  # keep recent outputs alive while their D2H may still read them
-        self._q += 1
-        for n, o in zip(self.out_names, outs):
-            self.buffers.set_output_source(n, o.data_ptr())
-
-    def _h2d(self, stream) -> None:
-        if self.on_gpu:
-            self.buffers.h2d(stream)
-        else:
-            for t, h in zip(self.dev_in, self._host_in_t):
-                t.copy_(h)
-
-    def _d2h(self, stream) -> None:
-        if self.on_gpu:
-            self.buffers.d2h(stream)
-        else:
-            torch = _torch()
-            for n, o in zip(self.out_names, self._last):
-                src = o.view(torch.int16).numpy() if o.dtype == torch.bfloat16 else o.numpy()
-                np.copyto(self.host_out[n], src.view(self.host_out[n].dtype))
+    def _new_slot(self, index: int) -> _TorchSlot:
+        """Buffers for this slot, the module's inputs over them, and the actual output shapes from one run."""
+        io_np = self._np_io_dtype()
+        names = list(self._io_feeds)
+        buffers = self.buffer_class()({n: (self._in_np(n), self.prepared.max_shapes[n]) for n in names},
+                                      {n: (io_np, s) for n, s in self._max_out.items()})
+        try:
+            buffers.load_inputs(self._io_feeds)
+            inputs = [self._wrap(buffers.inputs[n], self._io_feeds[n].shape) for n in names]
+            self._settle(buffers)
+            outs = self._run_module(inputs)
+            self._settle()
+            for n, o in zip(self.out_names, outs):
+                buffers.set_shape(n, tuple(o.shape))
+        except BaseException:
+            buffers.free()
+            raise
+        on_stream = self._on_stream if self.on_gpu else self._on_host
+        return _TorchSlot(index, buffers, inputs, self.out_names, self._run_module, on_stream)
 
     def graph_factory(self):
         return lambda compute, stream: _TorchGraph(self, compute, stream)
 
     def _outputs(self) -> Dict[str, np.ndarray]:
-        raw = self.buffers.host_outputs() if self.on_gpu else self.host_out
-        return {n: self._from_io(np.array(a)) for n, a in raw.items()}
+        return {n: self._from_io(np.array(a)) for n, a in self.slots[0].host_outputs().items()}
 
     def _release(self) -> None:
-        torch = _torch()
-        if hasattr(self, "_tf32"):
+        self._release_slots()
+        self.module = None
+        self._streams = {}
+        if self._tf32 is not None:
+            torch = _torch()
             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = self._tf32
-        for attr in ("_ring", "_last", "dev_in", "module", "_streams"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        self._free_buffers()
-        if self.on_gpu and torch.cuda.is_available():
-            torch.cuda.empty_cache()
+            self._tf32 = None
+            if self.on_gpu and torch.cuda.is_available():
+                torch.cuda.empty_cache()

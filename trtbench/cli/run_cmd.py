@@ -13,6 +13,7 @@ from trtbench.config.configure import configure
 from trtbench.config.options import ALL_OPTIONS, add_argparse_options
 from trtbench.config.parse import parse_batches, parse_shapes
 from trtbench.errors import UserError
+from trtbench.matrix.expand import with_load_axes
 from trtbench.report.summary import safe, summary_table
 from trtbench.run.plan import plan_matrix
 from trtbench.run.session import RunSession, plain_arm
@@ -69,18 +70,23 @@ def cmd_run(args) -> int:
             raise UserError("give --shapes or --batch with --engine, not both")
         shapes = parse_shapes(args.shapes, "--shapes") if args.shapes else {}
         batches = list(parse_batches(args.batches)) if args.batches else [None]
-        variants, excluded = plan_variants(args.engine, batches, shapes, settings.device), []
+        variants = [x for v in plan_variants(args.engine, batches, shapes, settings.device)
+                    for x in with_load_axes(matrix, v)]  # --concurrency/--request-rate/--latency-budget
+        excluded = []
         matrix_doc = {"engines": [str(e) for e in args.engine], "batches": [b for b in batches if b is not None],
-                      "shapes": {k: list(v) for k, v in shapes.items()}}
+                      "shapes": {k: list(v) for k, v in shapes.items()}, "concurrencies": list(matrix.concurrencies),
+                      "request_rates": list(matrix.request_rates), "latency_budget_ms": matrix.latency_budget_ms}
     else:
         variants, excluded = plan_matrix(matrix, settings)
         matrix_doc = matrix.to_dict()
     if not variants:
         raise UserError(f"nothing to run: all {len(excluded)} combination(s) of the matrix are excluded "
                         f"(first: {excluded[0].reason if excluded else 'none'}); change the batches or profiles")
+    loads = sum(v.under_load for v in variants)
     print(f"trtbench: {len(variants)} variant(s), {len(excluded)} excluded combination(s); {settings.trials} trial(s) "
-          f"each, {settings.isolation} isolation; {settings.mode} mode, >= {settings.iterations} queries and "
-          f">= {settings.duration_s:g} s per trial", flush=True)
+          f"each, {settings.isolation} isolation; {settings.mode} mode" +
+          (f" ({loads} under load: queries in flight, open loop or a latency budget)" if loads else "") +
+          f", >= {settings.iterations} queries and >= {settings.duration_s:g} s per trial", flush=True)
     t0 = time.perf_counter()
     session = RunSession([plain_arm(variants, settings)], results_dir,
                          command=shlex.join(["trtbench"] + sys.argv[1:]), matrices=[matrix_doc],

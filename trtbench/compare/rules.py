@@ -1,9 +1,11 @@
 """Gate rules, parsed once at the boundary: ``METRIC[.STAT]:THRESHOLD``.
 
-- stage metrics (``h2d``, ``compute``, ``d2h``, ``latency``, ``e2e``, ``enqueue``) with a statistic
+- stage metrics (``h2d``, ``compute``, ``d2h``, ``latency``, ``e2e``, ``enqueue``; under load also ``response``,
+  arrival to D2H end, and ``queue``, arrival to dispatch) with a statistic
   (``p50``/``median``, ``mean``, ``min``, ``p90``, ``p95``, ``p99``) and a relative threshold ``5%``:
   judged on the per-trial values of that statistic (interval + test over trials);
-- ``throughput:5%`` (a drop is the regression): per-trial inferences/s;
+- ``throughput:5%`` (a drop is the regression): per-trial inferences/s (under load: the GPU-span throughput at
+  the variant's concurrency or request rate; for a latency-budget variant, at the highest rate within budget);
 - ``memory.peak:10%``, ``energy:10%``: relative, on the per-variant values;
 - ``accuracy.rel_l2:abs:1e-3``, ``accuracy.max_abs:abs:X`` (an increase), ``accuracy.top1:abs:0.01`` (a drop).
 """
@@ -16,13 +18,13 @@ from typing import List, Optional, Sequence
 
 from trtbench.errors import UserError
 
-STAGES = ("h2d", "compute", "d2h", "latency", "e2e", "enqueue")
+STAGES = ("h2d", "compute", "d2h", "latency", "e2e", "enqueue", "response", "queue")
 STATS = {"p50": 50.0, "median": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "mean": None, "min": 0.0}
 OTHER = {"throughput": "relative", "memory.peak": "relative", "energy": "relative",
          "accuracy.rel_l2": "absolute", "accuracy.max_abs": "absolute", "accuracy.top1": "absolute"}
-DEFAULT_SPECS = ("compute.p50:5%", "h2d.p50:10%", "d2h.p50:10%", "latency.p99:10%")
+DEFAULT_SPECS = ("compute.p50:5%", "h2d.p50:10%", "d2h.p50:10%", "latency.p99:10%", "response.p99:10%")
 #: ``trtbench ab``'s defaults: interleaved rounds resolve far smaller compute changes than separate runs
-AB_DEFAULT_SPECS = ("compute.p50:1%", "h2d.p50:10%", "d2h.p50:10%", "latency.p99:10%")
+AB_DEFAULT_SPECS = ("compute.p50:1%", "h2d.p50:10%", "d2h.p50:10%", "latency.p99:10%", "response.p99:10%")
 
 FORMS = ("STAGE.STAT:N% with STAGE in " + "/".join(STAGES) + " and STAT in " + "/".join(STATS) +
          " (e.g. compute.p50:5%, latency.p99:10%); throughput:N%; memory.peak:N%; energy:N%; "

@@ -8,11 +8,13 @@ from ``trtbench run`` and from ``pytest --trtbench-*``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from trtbench.config.parse import (parse_batches, parse_build_modes, parse_precisions, parse_profile, parse_shapes,
                                    parse_tolerance, shapes_profile, split_list, split_models)
 from trtbench.config.inputs import parse_dims
+from trtbench.config.load import check_load_combination, parse_concurrencies, parse_latency_budget, parse_request_rates
 from trtbench.config.runfields import check_run, run_values_from_options
 from trtbench.config.settings import RunSettings
 from trtbench.config.tomlfile import MatrixFile, load_matrix_file
@@ -28,8 +30,22 @@ def configure(values: Dict[str, Any], default_backend: Callable[[], str] = lambd
     """Raw option values -> (Matrix, RunSettings, results_dir). Matrix file first, flags override.
     ``default_backend`` names the backend when neither flags nor the file do (the caller knows what runs here)."""
     filed = load_matrix_file(values["matrix"]) if values.get("matrix") else MatrixFile()
-    matrix = _matrix(values, filed, default_backend)
-    return matrix, _settings(values, filed), values.get("results") or "results"
+    matrix = _load_axes(values, filed, _matrix(values, filed, default_backend))
+    settings = _settings(values, filed)
+    check_load_combination(matrix.concurrencies, matrix.request_rates, matrix.latency_budget_ms, settings.cold)
+    return matrix, settings, values.get("results") or "results"
+
+
+def _load_axes(values: Dict[str, Any], filed: MatrixFile, matrix: Matrix) -> Matrix:
+    """--concurrency, --request-rate and --latency-budget over the file's concurrencies/request_rates/latency_budget."""
+    conc = values.get("concurrencies")
+    rates = values.get("request_rates")
+    budget = values.get("latency_budget")
+    return replace(matrix,
+                   concurrencies=parse_concurrencies(conc) if conc else filed.axes.get("concurrencies", (1,)),
+                   request_rates=parse_request_rates(rates) if rates else filed.axes.get("request_rates", (None,)),
+                   latency_budget_ms=parse_latency_budget(budget) if budget is not None
+                   else (filed.axes.get("latency_budget") or (None,))[0])
 
 
 def _axis(values: Dict[str, Any], filed: MatrixFile, key: str, split=split_list) -> Optional[List[Any]]:

@@ -56,6 +56,13 @@ MATRIX_OPTIONS = (
            metavar="SHAPES"),
     Option("opt_shapes", ("--optShapes",), "per-input opt shapes (default: the min shapes)", metavar="SHAPES"),
     Option("max_shapes", ("--maxShapes",), "per-input max shapes (default: the opt shapes)", metavar="SHAPES"),
+    Option("concurrencies", ("--concurrency",), "queries in flight, e.g. 1,2,4,8 (an axis): each its own context or "
+           "session, stream and buffers; throughput from the GPU span (default: 1)", "list", "N"),
+    Option("request_rates", ("--request-rate",), "open loop: seeded Poisson arrivals per second, e.g. 100,200 (an "
+           "axis); latency is measured from each query's scheduled arrival, queueing included (default: closed "
+           "loop)", "list", "R"),
+    Option("latency_budget", ("--latency-budget",), "find the highest request rate whose p99 latency (from arrival) "
+           "stays within this budget, e.g. 10ms, by a bounded search of short open-loop probes", metavar="T"),
 )
 
 RUN_OPTIONS = (

@@ -7,6 +7,8 @@
     precisions = ["fp32"]
     build_modes = ["implicit", "explicit"]
     dims = {seq = [128, 512]}  # named dynamic dims, as --dim seq=128,512
+    concurrencies = [1, 2, 4]     # queries in flight
+    request_rates = [100, 200]    # open loop, Poisson arrivals per second (or latency_budget = "10ms")
 
     [profiles.dyn]          # batch-only profile: [min, opt, max]
     batch = [1, 8, 32]
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any, Dict, Tuple
 
 from trtbench.config.inputs import dims_from_toml, load_from_toml, ranges_from_toml
+from trtbench.config.load import parse_concurrencies, parse_latency_budget, parse_request_rates
 from trtbench.config.numbers import show
 from trtbench.config.parse import (TOLERANCE_RULES, batch_profile, parse_shapes, shapes_profile,
                                    tolerance_value)
@@ -56,9 +59,11 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10
     import tomli as tomllib
 
 TABLES = ("matrix", "profiles", "run", "tolerances", "inputs")
-MATRIX_KEYS = ("models", "backends", "batches", "precisions", "build_modes")
+MATRIX_KEYS = ("models", "backends", "batches", "precisions", "build_modes", "concurrencies", "request_rates",
+               "latency_budget")
 _EXAMPLES = {"models": '["mlp", "path/to/model.onnx"]', "backends": '["onnxruntime"]', "batches": "[1, 8, 32]",
-             "precisions": '["fp32", "fp16"]', "build_modes": '["implicit", "explicit"]'}
+             "precisions": '["fp32", "fp16"]', "build_modes": '["implicit", "explicit"]',
+             "concurrencies": "[1, 2, 4, 8]", "request_rates": "[100, 200]", "latency_budget": '"10ms"'}
 _SHAPE_KEYS = ("min", "opt", "max")
 _TABLE_FIXES = {"matrix": "write a [matrix] table of axis lists, e.g. batches = [1, 8]",
                 "profiles": "write one [profiles.NAME] table per profile, e.g. [profiles.dyn] with batch = [1, 8, 32]",
@@ -157,12 +162,20 @@ def _axes(table: Dict[str, Any]) -> Dict[str, Tuple[Any, ...]]:
         if key not in table:
             continue
         items = table[key]
+        if key == "latency_budget":  # one value, not an axis
+            out[key] = (parse_latency_budget(items, "[matrix] latency_budget", text_ok=False),)
+            continue
         if not isinstance(items, list):
             raise UserError(f"[matrix] {key} must be a list, e.g. {key} = {_EXAMPLES[key]}")
         if not items:
             raise UserError(f"[matrix] {key} is empty: list at least one, e.g. {key} = {_EXAMPLES[key]}, or leave "
                             f"{key} out for the default")
-        out[key] = tuple(_axis_item(key, x) for x in items)
+        if key == "concurrencies":
+            out[key] = parse_concurrencies(items, "[matrix] concurrencies item", text_ok=False)
+        elif key == "request_rates":
+            out[key] = parse_request_rates(items, "[matrix] request_rates item", text_ok=False)
+        else:
+            out[key] = tuple(_axis_item(key, x) for x in items)
     return out
 
 

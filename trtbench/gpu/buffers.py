@@ -1,14 +1,16 @@
-"""Pinned host and device buffers for one loaded variant, sized once for the profile maximum.
+"""Pinned host and device buffers for one loaded variant (or one slot of it), sized once for the profile maximum.
 
 Each run copies only the bytes of the actual shape; outputs come back reshaped to their actual shapes.
 The copy lists are precomputed so the timed stages are a tight loop of ``cudaMemcpyAsync`` calls.
+``trtbench.backends.host_buffers.HostBuffers`` is the host-memory counterpart with the same interface
+(it overrides only the allocators and the two copy loops), so a backend's stages never ask where they run.
 """
 
 from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -21,8 +23,8 @@ class TensorBuffer:
     name: str
     dtype: np.dtype
     max_shape: Tuple[int, ...]
-    host: PinnedBuffer
-    device: DeviceBuffer
+    host: Any  # PinnedBuffer here, host memory in HostBuffers: .ptr, .nbytes, .view(dtype, shape), .free()
+    device: Any  # DeviceBuffer here, host memory in HostBuffers (what the runtime reads and writes)
     shape: Tuple[int, ...] = ()
 
     @property
@@ -34,7 +36,7 @@ class TensorBuffer:
 
 
 class IOBuffers:
-    """Buffers for a model's inputs and outputs."""
+    """Buffers for a model's inputs and outputs: pinned host memory, device memory, and the copies between."""
 
     def __init__(self, inputs: Dict[str, Tuple[np.dtype, Sequence[int]]],
                  outputs: Dict[str, Tuple[np.dtype, Sequence[int]]]) -> None:
@@ -45,9 +47,9 @@ class IOBuffers:
                 for name, (dtype, max_shape) in specs.items():
                     dtype = np.dtype(dtype)
                     nbytes = int(np.prod(max_shape)) * dtype.itemsize if len(max_shape) else dtype.itemsize
-                    host = PinnedBuffer(nbytes)
+                    host = self._host_memory(nbytes)
                     try:
-                        dev = DeviceBuffer(nbytes)
+                        dev = self._device_memory(nbytes)
                     except Exception:
                         host.free()
                         raise
@@ -55,11 +57,21 @@ class IOBuffers:
         except Exception:
             self.free()
             raise
-        self._h2d_kind, self._d2h_kind = memcpy_kinds()
+        self._prepare_copies()
         self._src_override: Dict[str, int] = {}
-        self._copies: List[Dict[str, PinnedBuffer]] = []  # extra host input copies (cold caches)
+        self._copies: List[Dict[str, Any]] = []  # extra host input copies (cold caches)
         self._turn = 0
         self._refresh()
+
+    # ---- what differs between device and host memory (HostBuffers overrides these) ------------------------
+    def _host_memory(self, nbytes: int):
+        return PinnedBuffer(nbytes)
+
+    def _device_memory(self, nbytes: int):
+        return DeviceBuffer(nbytes)
+
+    def _prepare_copies(self) -> None:
+        self._h2d_kind, self._d2h_kind = memcpy_kinds()
 
     def set_shape(self, name: str, shape: Sequence[int]) -> None:
         buf = self.inputs.get(name) or self.outputs[name]
@@ -90,7 +102,7 @@ class IOBuffers:
         for _ in range(max(copies, 1) - 1 - len(self._copies)):
             extra = {}
             for n, b in self.inputs.items():
-                extra[n] = PinnedBuffer(b.host.nbytes)
+                extra[n] = self._host_memory(b.host.nbytes)
                 ctypes.memmove(extra[n].ptr, b.host.ptr, b.host.nbytes)
             self._copies.append(extra)
         self._refresh()

@@ -33,6 +33,21 @@ EAGER_SHARE = 0.2
 EAGER_MIN = 20
 
 
+def capture_compute(compute, stream: Stream, graph_factory: Optional[Callable] = None):
+    """(graph, None), or (None, why) when the compute stage cannot be captured in a CUDA graph."""
+    try:
+        compute(stream.handle)  # warm before capture (TensorRT needs a first run)
+        stream.synchronize()
+        return (graph_factory or Graph)(compute, stream), None
+    except Exception as exc:  # a model that cannot be captured runs eagerly, and the record says why
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        try:
+            stream.synchronize()
+        except Exception:
+            pass
+        return None, f"{type(exc).__name__}: {text}"[:300]
+
+
 class CudaEventStageTimer:
     name = "cuda-events"
 
@@ -81,19 +96,7 @@ class CudaEventStageTimer:
                 st.destroy()
 
     def _capture(self, calls: StageCalls, stream: Stream):
-        """(graph, None), or (None, why) when the compute stage cannot be captured."""
-        try:
-            calls.compute(stream.handle)  # warm before capture (TensorRT needs a first run)
-            stream.synchronize()
-            factory = self._graph_factory or Graph
-            return factory(calls.compute, stream), None
-        except Exception as exc:  # a model that cannot be captured runs eagerly, and the record says why
-            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            try:
-                stream.synchronize()
-            except Exception:
-                pass
-            return None, f"{type(exc).__name__}: {text}"[:300]
+        return capture_compute(calls.compute, stream, self._graph_factory)
 
     # ------------------------------------------------------------------------------------------------
     def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream, flush: Optional[DeviceBuffer],

@@ -90,6 +90,12 @@ def expand(matrix: Matrix) -> Tuple[List[Variant], List[Exclusion]]:
 def _swept(matrix: Matrix, v: Variant) -> List[Variant]:
     """The variant at every value of the swept named dims, every concurrency and every request rate."""
     names = [n for n, _ in matrix.dims]
-    return [replace(v, dims=tuple(zip(names, values)), concurrency=c, request_rate=r)
-            for values in itertools.product(*[vals for _, vals in matrix.dims])
+    return [x for values in itertools.product(*[vals for _, vals in matrix.dims])
+            for x in with_load_axes(matrix, replace(v, dims=tuple(zip(names, values))))]
+
+
+def with_load_axes(matrix: Matrix, v: Variant) -> List[Variant]:
+    """The variant at every concurrency and request rate of the matrix, under its latency budget (also used for
+    prebuilt plans, which skip the rest of the expansion)."""
+    return [replace(v, concurrency=c, request_rate=r, latency_budget_ms=matrix.latency_budget_ms)
             for c in matrix.concurrencies for r in matrix.request_rates]

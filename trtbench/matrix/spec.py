@@ -74,7 +74,8 @@ def _x(shape: Shape) -> str:
 class Variant:
     """One point of the matrix. ``id`` is stable and readable: ``resnet-onnxruntime-fp32-explicit-dyn-b8``;
     with a swept dynamic dimension ``...-dyn-seq512-b8``, with queries in flight ``...-b8-c4``, open loop
-    at a request rate ``...-b8-c4-r200``."""
+    at a request rate ``...-b8-c4-r200``, searching the highest rate whose p99 stays within a latency
+    budget ``...-b8-c4-budget10ms``."""
 
     model: ModelSource
     backend: str
@@ -85,6 +86,13 @@ class Variant:
     dims: Tuple[Tuple[str, int], ...] = ()  # values of swept named dynamic dims, e.g. (("seq", 512),)
     concurrency: int = 1  # queries in flight
     request_rate: Optional[float] = None  # open-loop arrivals per second (None: closed loop)
+    latency_budget_ms: Optional[float] = None  # search the highest request rate whose p99 stays within this
+
+    @property
+    def under_load(self) -> bool:
+        """Measured by the load timer (queries in flight, open-loop arrivals, or a budget search), not by the
+        single-query latency/throughput timers."""
+        return self.concurrency > 1 or self.request_rate is not None or self.latency_budget_ms is not None
 
     @property
     def id(self) -> str:
@@ -97,20 +105,24 @@ class Variant:
             parts.append(f"c{self.concurrency}")
         if self.request_rate is not None:
             parts.append(f"r{self.request_rate:g}")
+        if self.latency_budget_ms is not None:
+            parts.append(f"budget{self.latency_budget_ms:g}ms")
         return "-".join(parts)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "model": self.model.name, "model_path": self.model.path, "plan": self.model.plan,
                 "backend": self.backend, "batch": self.batch, "precision": self.precision,
                 "build_mode": self.build_mode, "profile": self.profile.to_dict() if self.profile else None,
-                "dims": dict(self.dims), "concurrency": self.concurrency, "request_rate": self.request_rate}
+                "dims": dict(self.dims), "concurrency": self.concurrency, "request_rate": self.request_rate,
+                "latency_budget_ms": self.latency_budget_ms}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Variant":
         return cls(ModelSource(d["model"], d.get("model_path"), bool(d.get("plan"))), d["backend"], int(d["batch"]),
                    d["precision"], d["build_mode"], ShapeProfile.from_dict(d["profile"]) if d.get("profile") else None,
                    tuple((str(k), int(v)) for k, v in (d.get("dims") or {}).items()), int(d.get("concurrency") or 1),
-                   float(d["request_rate"]) if d.get("request_rate") is not None else None)
+                   float(d["request_rate"]) if d.get("request_rate") is not None else None,
+                   float(d["latency_budget_ms"]) if d.get("latency_budget_ms") is not None else None)
 
 
 @dataclass(frozen=True)
@@ -126,10 +138,12 @@ class Matrix:
     dims: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()  # swept named dynamic dims: (("seq", (128, 512)),)
     concurrencies: Tuple[int, ...] = (1,)
     request_rates: Tuple[Optional[float], ...] = (None,)
+    latency_budget_ms: Optional[float] = None  # not an axis: every variant searches under this budget
 
     def to_dict(self) -> dict:
         return {"models": [{"name": m.name, "path": m.path} for m in self.models],
                 "backends": list(self.backends), "batches": list(self.batches),
                 "precisions": list(self.precisions), "build_modes": list(self.build_modes),
                 "profiles": [p.to_dict() for p in self.profiles], "dims": {k: list(v) for k, v in self.dims},
-                "concurrencies": list(self.concurrencies), "request_rates": list(self.request_rates)}
+                "concurrencies": list(self.concurrencies), "request_rates": list(self.request_rates),
+                "latency_budget_ms": self.latency_budget_ms}

@@ -18,7 +18,7 @@ from trtbench.errors import UserError
 from trtbench.matrix.spec import Variant
 from trtbench.results.record import VariantRecord
 from trtbench.results.store import RESULTS_FILE, read_text, utc_now
-from trtbench.timing.samples import SERIES
+from trtbench.timing.samples import LOAD_SERIES, SERIES
 
 
 def parse_shard(text: Optional[str]) -> Optional[Tuple[int, int]]:
@@ -49,11 +49,13 @@ def _trial_summary(t) -> dict:
     d["samples"] = {k: [] for k in SERIES}
     d["samples"].update(walltime_s=s["walltime_s"], queries=s["queries"], warmup_queries=s["warmup_queries"],
                         timer=s["timer"])
+    if s.get("load") is not None:  # under load: concurrency, rates, span, harness ceiling, budget search
+        d["samples"]["load"] = s["load"]
     return d
 
 
 def extra_info(record: VariantRecord) -> dict:
-    heads = {s: h.to_dict() for s in SERIES for h in [record.headline(s)] if h is not None}
+    heads = {s: h.to_dict() for s in SERIES + LOAD_SERIES for h in [record.headline(s)] if h is not None}
     acc = record.accuracy
     return {"trtbench_variant": record.variant.to_dict(), "trtbench_id": record.id, "status": record.status,
             "reason": record.reason, "headlines": heads,
@@ -64,11 +66,11 @@ def extra_info(record: VariantRecord) -> dict:
             "timing": dict(record.timing), "backend": dict(record.backend),
             "trials": [_trial_summary(t) for t in record.trials],
             "stats_source": "trtbench per-query end-to-end latency (seconds) of every trial, as measured by its "
-                            "stage timer"}
+                            "stage timer (under load: the response time, from each query's scheduled arrival)"}
 
 
 def standard_series(record: VariantRecord) -> List[float]:
-    ms = record.pooled("e2e") or record.pooled("compute")
+    ms = record.pooled("response") or record.pooled("e2e") or record.pooled("compute")
     return [x / 1e3 for x in ms]
 
 

@@ -20,6 +20,8 @@ from trtbench.compare.engine import Finding, compare_runs
 from trtbench.errors import UserError
 from trtbench.compare.load import load_runs
 from trtbench.compare.rules import parse_specs
+from trtbench.report.load import (LOAD_COLS, LOAD_PLOTS, PARETO_COLS, budgets_of, load_points, load_rows,
+                                  pareto_rows)
 from trtbench.report.plots import PLOTS, Row
 from trtbench.results.quality import eager_enqueue
 from trtbench.results.record import VariantRecord
@@ -89,7 +91,8 @@ def _png(fig) -> bytes:
 
 
 def render(paths: List[str], out_dir: str, baseline: Optional[List[str]] = None,
-           variant: Optional[str] = None, title: str = "trtbench report") -> Dict[str, str]:
+           variant: Optional[str] = None, title: str = "trtbench report",
+           latency_budget_ms: Optional[float] = None) -> Dict[str, str]:
     runs = load_runs(paths)
     base_runs = load_runs(baseline) if baseline else []
     out = Path(out_dir)
@@ -103,7 +106,7 @@ def render(paths: List[str], out_dir: str, baseline: Optional[List[str]] = None,
                         f"writable folder") from None
     ok_rows = [Row(i, f"#{i + 1} {run.run_id}", r) for i, run in enumerate(runs) for r in run.records if r.ok]
     images = []
-    for name, fn in PLOTS:
+    for name, fn in PLOTS + LOAD_PLOTS:
         fig = fn(ok_rows, variant) if name == "nvml_timeseries" else fn(ok_rows)
         if fig is None:
             continue
@@ -111,8 +114,9 @@ def render(paths: List[str], out_dir: str, baseline: Optional[List[str]] = None,
         (out / f"{name}.png").write_bytes(data)
         images.append((name, data))
     comp = comparisons(base_runs, runs) if base_runs else []
-    (out / "index.html").write_text(_html(title, runs, images, comp, base_runs), encoding="utf-8")
-    (out / "report.md").write_text(_markdown(title, runs, images, comp, base_runs), encoding="utf-8")
+    load = _load_tables(runs, ok_rows, latency_budget_ms)
+    (out / "index.html").write_text(_html(title, runs, images, comp, base_runs, load), encoding="utf-8")
+    (out / "report.md").write_text(_markdown(title, runs, images, comp, base_runs, load), encoding="utf-8")
     return {"html": str(out / "index.html"), "markdown": str(out / "report.md"),
             "images": [f"{n}.png" for n, _ in images], "variants": sum(len(r.records) for r in runs),
             "warnings": [w for r in runs + base_runs for w in r.warnings]}
@@ -122,7 +126,8 @@ CAPTIONS = {"stage_breakdown": "Stage breakdown per variant", "latency_vs_batch"
             "latency_vs_dim": "Latency against a swept named dim (sequence length)",
             "throughput_vs_batch": "Throughput against batch", "memory_utilization": "Peak GPU memory and utilisation",
             "energy_per_inference": "Energy per inference", "accuracy_vs_speed": "Accuracy against speed",
-            "nvml_timeseries": "NVML time series", "implicit_vs_explicit": "Implicit against explicit"}
+            "nvml_timeseries": "NVML time series", "implicit_vs_explicit": "Implicit against explicit",
+            "latency_throughput": "Latency against throughput under load (the knee starred)"}
 
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1400px}
 table{border-collapse:collapse;font-size:12px;margin:1rem 0}th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
@@ -180,7 +185,25 @@ def _unmeasured(runs):
     return rows
 
 
-def _html(title, runs, images, comp, base_runs) -> str:
+LOAD_NOTE = ("Under load: throughput is completed queries over the GPU span (first query start to last query end, "
+             "trtexec's definition); latency under load is the response time, from each query's scheduled arrival "
+             "(closed loop: its issue) to its D2H end, queueing included. The harness ceiling is the rate the harness "
+             "itself reaches with a no-op compute at that concurrency; a variant at 80% of it or more is flagged "
+             "harness_bound. Pareto front: the configurations no other beats on both inferences/s and p99; best = the "
+             "front's highest inferences/s whose p99 is within the budget.")
+
+
+def _load_tables(runs, ok_rows, budget_ms):
+    """(variants under load, Pareto rows): empty when nothing ran under load. The budget of the best-configuration
+    table: ``budget_ms`` for every run when given, else each run's own searched budgets, else none (front only)."""
+    rows = [r for run in runs for r in load_rows(run.records)]
+    points = load_points(ok_rows)
+    budgets = {i: [budget_ms] if budget_ms is not None else budgets_of([r for r in ok_rows if r.run == i]) or [None]
+               for i in range(len(runs))}
+    return rows, (pareto_rows(points, budgets) if points else [])
+
+
+def _html(title, runs, images, comp, base_runs, load=((), ())) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title><style>{CSS}</style>"
              f"</head><body><h1>{_e(title)}</h1>"]
     n = sum(len(r.records) for r in runs)
@@ -202,6 +225,11 @@ def _html(title, runs, images, comp, base_runs) -> str:
                      f"<img alt='{_e(name)}' src='data:image/png;base64,{b64}'></figure>")
     rows = [variant_row(run, r) for run in runs for r in run.records if r.ok]
     parts.append("<h2>Variants</h2>" + _table_html(COLUMNS, rows))
+    if load[0] or load[1]:
+        parts.append(f"<h2>Under load</h2><p class='note'>{_e(LOAD_NOTE)}</p>" + _table_html(LOAD_COLS, load[0]))
+        if load[1]:
+            parts.append("<h3>Best configuration per model under the latency budget (Pareto front)</h3>" +
+                         _table_html(PARETO_COLS, load[1]))
     un = _unmeasured(runs)
     if un:
         parts.append("<h2>Failed, skipped and excluded</h2>" + _table_html(("variant", "status", "reason", "run"), un))
@@ -210,7 +238,7 @@ def _html(title, runs, images, comp, base_runs) -> str:
     return "".join(parts)
 
 
-def _markdown(title, runs, images, comp, base_runs) -> str:
+def _markdown(title, runs, images, comp, base_runs, load=((), ())) -> str:
     out = [f"# {_md(title)}", ""]
     n = sum(len(r.records) for r in runs)
     out.append(f"{len(runs)} run(s), {n} variant(s). Times in ms, medians over trials (± = spread between trials); "
@@ -222,6 +250,11 @@ def _markdown(title, runs, images, comp, base_runs) -> str:
         out += ["", f"### {CAPTIONS.get(name, name)}", "", f"![{name}]({name}.png)"]
     rows = [variant_row(run, r) for run in runs for r in run.records if r.ok]
     out += ["", "## Variants", "", _table_md(COLUMNS, rows)]
+    if load[0] or load[1]:
+        out += ["", "## Under load", "", _md(LOAD_NOTE), "", _table_md(LOAD_COLS, load[0])]
+        if load[1]:
+            out += ["", "### Best configuration per model under the latency budget (Pareto front)", "",
+                    _table_md(PARETO_COLS, load[1])]
     un = _unmeasured(runs)
     if un:
         out += ["", "## Failed, skipped and excluded", "", _table_md(("variant", "status", "reason", "run"), un)]

@@ -93,6 +93,12 @@ def _dims_text(v, leave_out: Optional[str] = None) -> str:
     return "".join(f" {n}{x}" for n, x in v.dims if n != leave_out)
 
 
+def _load_tag(v) -> str:
+    """A variant's load axes for a legend (empty for one query in flight, closed loop)."""
+    return "".join([f" c{v.concurrency}" if v.concurrency != 1 else "", f" r{v.request_rate:g}" if v.request_rate else "",
+                    f" budget {v.latency_budget_ms:g} ms" if v.latency_budget_ms is not None else ""])
+
+
 def _grid(rows: List[Row], value, ylabel: str, title: str, dashed=None, logy: bool = False, axis: Optional[str] = None):
     """Lines against the batch, or (``axis``) against a named dim such as seq, one line per other setting."""
     panels = _panels([r for r in rows if value(r.rec) is not None], axis)
@@ -109,9 +115,9 @@ def _grid(rows: List[Row], value, ylabel: str, title: str, dashed=None, logy: bo
             y = value(r.rec)
             v = r.rec.variant
             if axis is None:
-                lines[f"{v.precision} {v.build_mode}{_dims_text(v)}"].append((v.batch, y, r.rec))
+                lines[f"{v.precision} {v.build_mode}{_dims_text(v)}{_load_tag(v)}"].append((v.batch, y, r.rec))
             else:
-                lines[f"{v.precision} {v.build_mode} b{v.batch}{_dims_text(v, axis)}"].append(
+                lines[f"{v.precision} {v.build_mode} b{v.batch}{_dims_text(v, axis)}{_load_tag(v)}"].append(
                     (dict(v.dims)[axis], y, r.rec))
         for name, pts in sorted(lines.items()):
             pts.sort(key=lambda p: p[0])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
+from trtbench.report.load import LOAD_COLS, load_rows
 from trtbench.results.quality import eager_enqueue
 from trtbench.results.record import VariantRecord
 
@@ -60,6 +61,10 @@ def summary_table(records: Sequence[VariantRecord], excluded: Sequence[dict] = (
         fallbacks = {t.compute_timing for r in ok for t in r.trials if "fallback" in t.compute_timing}
         for f in sorted(fallbacks):
             out.append(f"compute timed eagerly where: {safe(f)}")
+        loaded = load_rows(ok)
+        if loaded:
+            out.append("under load (throughput from the GPU span; response = arrival to D2H end, ms):")
+            out.append(format_table([[safe(c) for c in r] for r in loaded], LOAD_COLS))
     for status in ("skipped", "failed"):
         bad = [r for r in records if r.status == status]
         if bad:

@@ -10,6 +10,9 @@
 - ``throttled``: NVML saw a clock-event reason other than idle during a trial.
 - ``inaccurate``: outputs beyond the precision's tolerance against the fp32 reference.
 - ``incomplete``: fewer trials than planned (interrupted, or a trial failed).
+- ``harness_bound``: under load, the median trial reached at least 80% of the harness ceiling (the rate
+  the harness itself reaches with a no-op compute at that concurrency): the figure may be the harness's.
+- ``unserved``: an open-loop trial ended with arrivals never served (the offered rate overloaded the variant).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from typing import List, Mapping, Optional, Sequence
 
 from trtbench.results.record import Headline, Trial
+from trtbench.timing.load import HARNESS_BOUND_SHARE
 
 
 def _median(xs: Sequence[float]) -> Optional[float]:
@@ -62,4 +66,17 @@ def assess(trials: Sequence[Trial], *, planned: int, gpu: bool, min_samples: int
         flags.append("inaccurate")
     if len(trials) < planned:
         flags.append("incomplete")
+    return flags + load_flags(trials)
+
+
+def load_flags(trials: Sequence[Trial]) -> List[str]:
+    """``harness_bound`` and ``unserved`` from the trials' load facts (none for single-query trials)."""
+    loads = [t.samples.load for t in trials if t.samples.load]
+    flags: List[str] = []
+    shares = [lo["achieved_qps"] / lo["harness_ceiling_qps"] for lo in loads
+              if lo.get("harness_ceiling_qps") and lo.get("achieved_qps") is not None]
+    if shares and _median(shares) >= HARNESS_BOUND_SHARE:
+        flags.append("harness_bound")
+    if any(lo.get("unserved") for lo in loads):
+        flags.append("unserved")
     return flags

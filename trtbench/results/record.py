@@ -20,7 +20,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from trtbench.errors import UserError
 from trtbench.matrix.spec import Variant
-from trtbench.timing.samples import SERIES, RawSamples
+from trtbench.timing.samples import LOAD_SERIES, SERIES, RawSamples
 from trtbench.timing.stats import describe
 
 #: per-trial statistics a headline is taken over (median of the trials' values)
@@ -156,7 +156,7 @@ def checked_samples(d: Mapping, where: str) -> RawSamples:
     stores non-finite values as null, and a hand-edited file can hold anything)."""
     if not isinstance(d, Mapping):
         raise DamagedResults(f"{where}: samples must be an object of series, got {type(d).__name__}: the file is damaged")
-    for name in SERIES:
+    for name in SERIES + LOAD_SERIES:
         values = d.get(name) or []
         if not isinstance(values, list):
             raise DamagedResults(f"{where}: series {name} is not a list: the file is damaged; re-run the benchmark")
@@ -281,7 +281,7 @@ class VariantRecord:
              "artifacts": dict(self.artifacts) if self.artifacts else None, "started": self.started,
              "duration_s": self.duration_s, "extra": dict(self.extra)}
         if self.ok:  # derived, for people reading the file (readers recompute from the trials)
-            d["summary"] = {s: h.to_dict() for s in SERIES for h in [self.headline(s)] if h is not None}
+            d["summary"] = {s: h.to_dict() for s in SERIES + LOAD_SERIES for h in [self.headline(s)] if h is not None}
             d["throughput"] = {"queries_per_s": self.queries_per_s, "inferences_per_s": self.inferences_per_s}
         return d
 

@@ -27,6 +27,7 @@ from trtbench.models.inputs import model_feeds
 from trtbench.precision.accuracy import DEFAULT_TOLERANCES, compare, reference_outputs
 from trtbench.results.record import Trial, VariantRecord
 from trtbench.results.store import utc_now
+from trtbench.run.load import measure_load
 from trtbench.timing.samples import LoopPlan
 
 BackendFactory = Callable[[Variant, RunSettings], Backend]
@@ -83,12 +84,33 @@ def open_backend(variant: Variant, settings: RunSettings, make_backend: BackendF
 
 
 def timing_facts(backend: Backend, settings: RunSettings) -> dict:
+    v = backend.variant
+    if v.under_load:
+        return load_facts(backend, settings)
     timer = backend.stage_timer()
     return {"timer": getattr(timer, "name", "host"), "mode": getattr(timer, "mode", "latency"),
             "cuda_graph": bool(getattr(timer, "cuda_graph", False)), "spin_wait": bool(getattr(timer, "spin_wait", False)),
             "data_transfers": settings.data_transfers, "cold": settings.cold, "trials": settings.trials,
             "isolation": settings.isolation, "warmup_ms": settings.warmup_ms, "duration_s": settings.duration_s,
             "percentiles": "nearest-rank, as trtexec (no interpolation)",
+            "headline": "median over trials of the trial medians; spread = CV of the trial medians"}
+
+
+def load_facts(backend: Backend, settings: RunSettings) -> dict:
+    """The timing options of a variant under load (``run.load``): which loop, which timer, which seed."""
+    v = backend.variant
+    gpu = backend.gpu_device() is not None
+    loop = "budget" if v.latency_budget_ms is not None else ("open" if v.request_rate is not None else "closed")
+    return {"timer": "load:cuda-events" if gpu else "load:host-threads", "mode": f"load-{loop}",
+            "concurrency": v.concurrency, "request_rate": v.request_rate, "latency_budget_ms": v.latency_budget_ms,
+            "cuda_graph": bool(settings.cuda_graph and gpu), "spin_wait": settings.spin_wait,
+            "data_transfers": settings.data_transfers, "cold": False, "trials": settings.trials,
+            "isolation": settings.isolation, "warmup_ms": settings.warmup_ms, "duration_s": settings.duration_s,
+            "arrivals": "Poisson, random.Random(f'{seed}:{trial}:{probe}')" if loop != "closed" else None,
+            "seed": settings.seed, "percentiles": "nearest-rank, as trtexec (no interpolation)",
+            "throughput": "completed queries / span from the first query's start to the last one's end "
+                          "(GPU events on a GPU; trtexec's definition)",
+            "latency_under_load": "response = scheduled arrival (closed loop: issue) to D2H end, queueing included",
             "headline": "median over trials of the trial medians; spread = CV of the trial medians"}
 
 
@@ -135,6 +157,8 @@ def describe(variant: Variant, settings: RunSettings, vid: str, artifacts_dir: O
         p = backend.prepared
         shapes = {k: {n: list(s) for n, s in getattr(p, k + "_shapes").items()} for k in ("run", "min", "opt", "max")}
         acc = accuracy_of(variant, backend, settings)
+        if variant.under_load:  # every query slot is bound in the build pass, so a slot that cannot be made fails here
+            backend.open_slots(variant.concurrency)
         artifacts = backend.extra_artifacts() if hasattr(backend, "extra_artifacts") else None
         return VariantRecord(variant, vid, "ok", shapes=shapes, backend=dict(backend.facts),
                              timing=timing_facts(backend, settings), planned_trials=settings.trials, accuracy=acc,
@@ -154,9 +178,11 @@ def describe(variant: Variant, settings: RunSettings, vid: str, artifacts_dir: O
 def measure(backend: Backend, settings: RunSettings, *, index: int, round: int, position: int, process: str,
             reloaded: bool) -> Trial:
     """One trial: the backend's timer warms up, then measures (``settings``: duration, iterations, mode...)."""
-    timer = backend.stage_timer()
     started = time.monotonic()
-    raw = timer.run(backend.stage_calls(), loop_plan(settings))
+    if backend.variant.under_load:
+        raw = measure_load(backend, settings, index)
+    else:
+        raw = backend.stage_timer().run(backend.stage_calls(), loop_plan(settings))
     ended = time.monotonic()
     eager = None
     if raw.eager is not None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Protocol
+from typing import Any, Dict, List, Optional, Protocol
 
 STAGES = ("h2d", "compute", "d2h")
 #: every per-query series a timer records: the three stages, the host time of the compute enqueue call,
 #: latency as trtexec defines it (h2d + compute + d2h) and end-to-end (H2D start to D2H end).
 SERIES = STAGES + ("enqueue", "latency", "e2e")
+#: the series only a load trial has (several queries in flight, or open-loop arrivals): ``queue``, the wait from
+#: a query's scheduled arrival to its dispatch (open loop), and ``response``, scheduled arrival (closed loop:
+#: issue) to D2H end, so queueing counts. Written to files only when measured.
+LOAD_SERIES = ("queue", "response")
 
 
 @dataclass
@@ -26,24 +30,33 @@ class RawSamples:
     compute_timing: str = "eager"
     #: a short eager pass (compute incl. launch, and the host's enqueue) when a CUDA graph timed compute
     eager: Optional["RawSamples"] = None
+    queue: List[float] = field(default_factory=list)  # load trials only (LOAD_SERIES)
+    response: List[float] = field(default_factory=list)
+    #: load trials: concurrency, loop (closed/open), offered and achieved rates, GPU span, harness ceiling, ...
+    load: Optional[Dict[str, Any]] = None
 
     @property
     def queries(self) -> int:
         return len(self.compute)
 
     def series(self) -> Dict[str, List[float]]:
-        return {name: getattr(self, name) for name in SERIES}
+        out = {name: getattr(self, name) for name in SERIES}
+        out.update({name: getattr(self, name) for name in LOAD_SERIES if getattr(self, name)})
+        return out
 
     def to_dict(self) -> dict:
         d = {name: [round(x, 6) for x in values] for name, values in self.series().items()}
         d.update(walltime_s=self.walltime_s, queries=self.queries, warmup_queries=self.warmup_queries,
                  timer=self.timer)
+        if self.load is not None:
+            d["load"] = dict(self.load)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "RawSamples":
-        return cls(**{n: list(d.get(n) or []) for n in SERIES}, walltime_s=d.get("walltime_s", 0.0),
-                   warmup_queries=d.get("warmup_queries", 0), timer=d.get("timer", ""))
+        return cls(**{n: list(d.get(n) or []) for n in SERIES + LOAD_SERIES}, walltime_s=d.get("walltime_s", 0.0),
+                   warmup_queries=d.get("warmup_queries", 0), timer=d.get("timer", ""),
+                   load=dict(d["load"]) if isinstance(d.get("load"), dict) else None)
 
 
 class StageCalls(Protocol):

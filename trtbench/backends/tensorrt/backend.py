@@ -6,17 +6,22 @@ bind:    set_optimization_profile_async(0) -> set_input_shape at the profile max
          from it) -> set_input_shape at the run shapes -> infer_shapes must name nothing -> output
          shapes from the context -> set_tensor_address for every I/O tensor.
 compute: execute_async_v3 on the harness's stream (or a CUDA graph of it).
+slots:   each further query in flight gets its own execution context of the one engine, bound the same way
+         to its own buffers. Contexts of a dynamic engine share optimization profile 0, which TensorRT 8.6
+         allows only for engines built with PreviewFeature.PROFILE_SHARING_0806 (set, and part of the cache
+         key, when a variant's concurrency is above 1; TensorRT 10+ always allows it).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from trtbench.backends.gpu_base import GpuBackend
 from trtbench.backends.registry import Availability
+from trtbench.backends.slot import Slot
 from trtbench.backends.tensorrt.build import BuildSpec, build_engine
 from trtbench.backends.tensorrt.cache import EngineCache, cache_key
 from trtbench.backends.tensorrt.compat import TensorRTError, TrtApi, load_trt
@@ -24,7 +29,6 @@ from trtbench.backends.tensorrt.layers import profile_layers
 from trtbench.bfloat16 import widen
 from trtbench.errors import UserError, VariantSkipped
 from trtbench.gpu import cuda
-from trtbench.gpu.buffers import IOBuffers
 from trtbench.gpu.cuda import gpu_unavailable_reason
 from trtbench.models.loading import model_digest
 from trtbench.precision.transform import apply_precision
@@ -65,8 +69,32 @@ def gpu_identity(device: int) -> Dict[str, str]:
     return {"gpu": props["name"], "compute_capability": props["compute_capability"]}
 
 
+class _TrtSlot(Slot):
+    """One query in flight: an execution context of the engine over this slot's buffers."""
+
+    def __init__(self, index: int, buffers, context) -> None:
+        super().__init__(index, buffers)
+        self.context = context
+        self._execute = context.execute_async_v3
+
+    def compute(self, stream) -> None:
+        if not self._execute(stream):
+            raise TensorRTError("execute_async_v3 returned False (see the TensorRT log)")
+
+    def _drop(self) -> None:
+        self.context = self._execute = None
+
+
 class TensorRTBackend(GpuBackend):
     name = "tensorrt"
+
+    def __init__(self, variant, settings, prepared) -> None:
+        super().__init__(variant, settings, prepared)
+        self.api = self.logger = self.spec = self.plan = None
+        self.runtime = self.engine = None
+        self.context = None  # slot 0's execution context (the layer profile runs on it)
+        self._setup_stream = None
+        self._io: Optional["EngineIO"] = None
 
     @classmethod
     def availability(cls) -> Availability:
@@ -119,7 +147,8 @@ class TensorRTBackend(GpuBackend):
             for n in sorted(self.prepared.min_shapes))
         spec = BuildSpec(precision=p, typing=typing, static=static, profile=profile,
                          workspace_bytes=getattr(s, "trt_workspace_bytes", None),
-                         optimization_level=getattr(s, "trt_opt_level", None), tf32=p == "tf32")
+                         optimization_level=getattr(s, "trt_opt_level", None), tf32=p == "tf32",
+                         profile_sharing=not static and self.variant.concurrency > 1)
         self.spec = spec
         ident = gpu_identity(s.device)
         cache = EngineCache(s.resolved_cache_dir())
@@ -127,7 +156,8 @@ class TensorRTBackend(GpuBackend):
         plan = cache.get(key)
         logger = self.logger = make_logger(api, verbose=getattr(s, "verbose", False))
         self.facts.update(runtime_version=api.version_text, precision_method=method, typing=typing,
-                          tf32=spec.tf32, cache_key=key, device=f"cuda:{s.device}", **ident)
+                          tf32=spec.tf32, cache_key=key, device=f"cuda:{s.device}", profile_sharing=spec.profile_sharing,
+                          **ident)
         if plan is not None:
             self.facts.update(cache_hit=True, build_time_s=0.0)
         else:
@@ -151,14 +181,13 @@ class TensorRTBackend(GpuBackend):
     def _bind(self, feeds: Dict[str, np.ndarray]) -> None:
         bind_engine(self, feeds)
 
-    def _compute(self, stream) -> None:
-        if not self.context.execute_async_v3(stream):
-            raise TensorRTError("execute_async_v3 returned False (see the TensorRT log)")
+    def _new_slot(self, index: int) -> _TrtSlot:
+        return engine_slot(self, index)
 
     def _outputs(self) -> Dict[str, np.ndarray]:
         out = {}
-        for n, a in self.buffers.host_outputs().items():
-            out[n] = widen(np.array(a), self.buffers.outputs[n].dtype)
+        for n, a in self.slots[0].host_outputs().items():
+            out[n] = widen(np.array(a), self.slots[0].buffers.outputs[n].dtype)
         return out
 
     def extra_artifacts(self) -> Optional[dict]:
@@ -168,11 +197,11 @@ class TensorRTBackend(GpuBackend):
         return profile_layers(self)
 
     def _release(self) -> None:
-        for attr in ("context", "engine", "runtime"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        self._free_buffers()
-        if getattr(self, "_setup_stream", None) is not None:
+        self._release_slots()  # contexts before the engine, the engine before the runtime
+        self.context = None
+        self.engine = None
+        self.runtime = None
+        if self._setup_stream is not None:
             self._setup_stream.destroy()
             self._setup_stream = None
 
@@ -209,14 +238,28 @@ def engine_profile_shapes(api: TrtApi, engine, name: str):
     return tuple(lo), tuple(opt), tuple(hi)
 
 
+class EngineIO:
+    """What every slot of an engine is bound with: its I/O tensors, the profile maximum (buffer sizes) and the
+    run shapes of the inputs, and the output shapes at the profile maximum."""
+
+    def __init__(self, inputs, outputs, max_in, run_in, feeds, dynamic: bool) -> None:
+        self.inputs: List[Tuple[str, object, tuple]] = inputs  # (name, dtype, engine shape)
+        self.outputs: List[Tuple[str, object]] = outputs  # (name, dtype)
+        self.max_in: Dict[str, tuple] = max_in
+        self.run_in: Dict[str, tuple] = run_in
+        self.feeds: Dict[str, np.ndarray] = feeds
+        self.dynamic = dynamic
+        #: inputs with a dynamic engine shape; fixed ones (bias vectors, scalars) keep theirs, no set_input_shape
+        self.shaped = [n for n, _, shape in inputs if any(d < 0 for d in shape)]
+        self.max_out: Dict[str, tuple] = {}
+
+
 def bind_engine(backend, feeds: Dict[str, np.ndarray]) -> None:
-    api, engine, ctx = backend.api, backend.engine, backend.context
+    """Check the feeds against the engine and bind slot 0 to ``backend.context``."""
+    api, engine = backend.api, backend.engine
     io = api.io_tensors(engine)
     inputs = [(n, dt, shape) for n, is_in, dt, shape in io if is_in]
     outputs = [(n, dt) for n, is_in, dt, _ in io if not is_in]
-    if engine.num_optimization_profiles > 0 and any(d < 0 for _, _, s in inputs for d in s):
-        ctx.set_optimization_profile_async(0, backend._setup_stream.handle)
-        backend._setup_stream.synchronize()
     max_shapes = {}
     for n, dt, shape in inputs:
         prof = engine_profile_shapes(api, engine, n)
@@ -230,26 +273,53 @@ def bind_engine(backend, feeds: Dict[str, np.ndarray]) -> None:
         if not prof and run != shape:
             raise TensorRTError(f"input {n} shape {run} differs from the static engine's {shape}: "
                                 f"build an engine for this batch")
-    dynamic = [n for n, _, shape in inputs if any(d < 0 for d in shape)]  # fixed inputs keep their shape
-    # outputs sized at the profile maximum
-    for n in dynamic:
-        if not ctx.set_input_shape(n, max_shapes[n]):
-            raise TensorRTError(f"set_input_shape({n}, {max_shapes[n]}) was refused")
-    max_out = {n: tuple(ctx.get_tensor_shape(n)) for n, _ in outputs}
-    backend.buffers = IOBuffers({n: (api.nptype(dt), max_shapes[n]) for n, dt, _ in inputs},
-                                {n: (api.nptype(dt), max_out[n]) for n, dt in outputs})
-    for n in dynamic:
-        if not ctx.set_input_shape(n, tuple(feeds[n].shape)):
-            raise TensorRTError(f"set_input_shape({n}, {tuple(feeds[n].shape)}) was refused")
-    missing = ctx.infer_shapes()
-    if missing:
-        raise TensorRTError(f"infer_shapes: shapes still unspecified for {', '.join(missing)}")
-    backend.buffers.load_inputs({n: feeds[n] for n, _, _ in inputs})
-    for n, _ in outputs:
-        backend.buffers.set_shape(n, tuple(ctx.get_tensor_shape(n)))
-    for n, b in list(backend.buffers.inputs.items()) + list(backend.buffers.outputs.items()):
-        if not ctx.set_tensor_address(n, b.device.ptr):
-            raise TensorRTError(f"set_tensor_address({n}) was refused")
-    backend.facts.update(backend.buffers.total_bytes())
+    dynamic = engine.num_optimization_profiles > 0 and any(d < 0 for _, _, s in inputs for d in s)
+    backend._io = EngineIO(inputs, outputs, max_shapes, {n: tuple(feeds[n].shape) for n, _, _ in inputs},
+                           {n: feeds[n] for n, _, _ in inputs}, dynamic)
+    backend._bind_slot0()
     backend.facts["io"] = [{"name": n, "input": i, "dtype": str(api.nptype(d)), "engine_shape": list(s)}
                            for n, i, d, s in io]
+
+
+def engine_slot(backend, index: int) -> _TrtSlot:
+    """Slot ``index``: slot 0 binds ``backend.context``, every other one a new execution context of the engine,
+    each on its own buffers, sized for the profile maximum, with the run shapes set."""
+    api, engine, io = backend.api, backend.engine, backend._io
+    ctx = backend.context if index == 0 else engine.create_execution_context()
+    if ctx is None:
+        raise TensorRTError(f"create_execution_context failed for query slot {index} (out of device memory?)")
+    stream = backend._setup_stream
+    if io.dynamic:
+        ok = ctx.set_optimization_profile_async(0, stream.handle)
+        stream.synchronize()
+        if ok is False:
+            raise TensorRTError(
+                f"set_optimization_profile_async(0) was refused for execution context {index}" +
+                (f": TensorRT {api.version_text} lets several contexts share a profile only when the engine was built "
+                 f"with PreviewFeature.PROFILE_SHARING_0806 (trtbench sets it for matrix variants with concurrency "
+                 f"above 1; for --engine, rebuild the plan with it, or use a static engine)" if index else ""))
+    if not io.max_out:  # output buffers sized at the profile maximum
+        for n in io.shaped:
+            if not ctx.set_input_shape(n, io.max_in[n]):
+                raise TensorRTError(f"set_input_shape({n}, {io.max_in[n]}) was refused")
+        io.max_out = {n: tuple(ctx.get_tensor_shape(n)) for n, _ in io.outputs}
+    buffers = backend.buffer_class()({n: (api.nptype(dt), io.max_in[n]) for n, dt, _ in io.inputs},
+                                     {n: (api.nptype(dt), io.max_out[n]) for n, dt in io.outputs})
+    slot = _TrtSlot(index, buffers, ctx)
+    try:
+        for n in io.shaped:
+            if not ctx.set_input_shape(n, io.run_in[n]):
+                raise TensorRTError(f"set_input_shape({n}, {io.run_in[n]}) was refused")
+        missing = ctx.infer_shapes()
+        if missing:
+            raise TensorRTError(f"infer_shapes: shapes still unspecified for {', '.join(missing)}")
+        buffers.load_inputs(io.feeds)
+        for n, _ in io.outputs:
+            buffers.set_shape(n, tuple(ctx.get_tensor_shape(n)))
+        for n, b in list(buffers.inputs.items()) + list(buffers.outputs.items()):
+            if not ctx.set_tensor_address(n, b.device.ptr):
+                raise TensorRTError(f"set_tensor_address({n}) was refused")
+    except BaseException:
+        slot.release()
+        raise
+    return slot

@@ -30,9 +30,15 @@ class BuildSpec:
     tf32: bool = False
     version_compatible: bool = False
     profiling_verbosity: str = "DETAILED"
+    #: several execution contexts share profile 0 (queries in flight on a dynamic engine): TensorRT 8.6 needs
+    #: PreviewFeature.PROFILE_SHARING_0806 at build time
+    profile_sharing: bool = False
 
     def key(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        d = asdict(self)
+        if not d["profile_sharing"]:  # absent when off: the keys of engines cached before it existed still match
+            del d["profile_sharing"]
+        return json.dumps(d, sort_keys=True)
 
 
 @dataclass
@@ -86,6 +92,8 @@ def configure_build(api: TrtApi, builder, network, config, spec: BuildSpec, io_d
             for i in range(network.num_outputs):
                 network.get_output(i).dtype = io_type
             applied["io_dtype"] = base
+    if spec.profile_sharing:
+        applied["profile_sharing"] = api.enable_profile_sharing(config)
     if spec.version_compatible:
         flag = api.builder_flag("VERSION_COMPATIBLE")
         if flag is None:

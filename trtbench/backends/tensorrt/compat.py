@@ -7,6 +7,7 @@
 | BF16 / FP8                   | no BF16; FP8 no ONNX   | flags or typed model            | typed model only         |
 | device memory size           | device_memory_size     | device_memory_size(_v2)         | device_memory_size_v2    |
 | engine host code switch      | engine_host_code_allowed (8.6+), set False when loading plans                        |
+| contexts sharing a profile   | PreviewFeature.PROFILE_SHARING_0806 at build | always allowed (the feature is a no-op) |
 
 Enum values are always looked up by name, never hard-coded (they were renumbered between versions).
 The module is imported as ``tensorrt`` (full: builder, parser, runtime) or, for running prebuilt
@@ -149,6 +150,20 @@ class TrtApi:
         if name not in table:
             raise TensorRTError(f"TensorRT tensor type {dtype} has no numpy equivalent here")
         return np.dtype(table[name])
+
+    def enable_profile_sharing(self, config) -> str:
+        """Let several execution contexts share optimization profile 0 (one context per query in flight on a
+        dynamic engine): TensorRT 8.6 needs the preview feature PROFILE_SHARING_0806 set at build time; 10.0 and
+        later always allow it. Returns what was done, for the results."""
+        if self.major >= 10:
+            return "always allowed (TensorRT 10+)"
+        feature = getattr(getattr(self.trt, "PreviewFeature", None), "PROFILE_SHARING_0806", None)
+        if feature is None or not hasattr(config, "set_preview_feature"):
+            raise TensorRTError(f"TensorRT {self.version_text} has no PreviewFeature.PROFILE_SHARING_0806: its "
+                                f"execution contexts cannot share a dynamic profile; run concurrency 1, or an "
+                                f"implicit (static) build")
+        config.set_preview_feature(feature, True)
+        return "PreviewFeature.PROFILE_SHARING_0806"
 
     def disallow_host_code(self, runtime) -> None:
         if hasattr(runtime, "engine_host_code_allowed"):
