@@ -99,7 +99,7 @@ def cmd_run(args) -> int:
           f"{time.perf_counter() - t0:.1f} s (order seed {outcome.seed}); results: {outcome.arms[0].path}")
     if outcome.status != "complete":
         print(f"trtbench: {outcome.status}; the trials measured so far are in the results file", file=sys.stderr)
-        return 130
+        return 143 if outcome.status == "aborted" else 130  # 128 + SIGTERM / SIGINT, as a shell reports them
     if counts["ok"] == 0:
         raise UserError(f"no variant was measured ({counts['skipped']} skipped, {counts['failed']} failed): see the "
                         f"reasons above")

@@ -132,8 +132,9 @@ def _median(xs: Sequence[float]) -> float:
 
 
 def _newest(runs: Sequence[RunDocument], vid: str) -> List[VariantRecord]:
-    """Every ok record of ``vid`` in ``runs``, oldest run first (run ids start with their UTC time)."""
-    found = [(r.run_id, r.by_id()[vid]) for r in runs if vid in r.by_id()]
+    """Every ok record of ``vid`` in ``runs``, oldest run first (by the header's creation time, to the
+    microsecond; run ids, which start with their UTC second, break ties)."""
+    found = [((r.created, r.run_id), r.by_id()[vid]) for r in runs if vid in r.by_id()]
     return [rec for _, rec in sorted(found, key=lambda x: x[0]) if rec.status == "ok"]
 
 

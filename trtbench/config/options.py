@@ -120,7 +120,7 @@ RUN_OPTIONS = (
     Option("opt_level", ("--builderOptimizationLevel",), "TensorRT builder optimization level 0-5 (default 3)",
            "int", "N"),
     Option("verbose", ("--verbose",), "print TensorRT's log", "flag"),
-    Option("results", ("--results",), "results directory; each run writes RESULTS/<run-id>/results.json "
+    Option("results", ("--results",), "results directory; each run writes RESULTS/<run-id>/results.jsonl "
            "(default: results)", metavar="DIR"),
 )
 

@@ -137,6 +137,9 @@ def run_values_from_options(values: Mapping[str, Any]) -> Dict[str, Any]:
 
 def check_run(run: Mapping[str, Any]) -> None:
     """Checks across fields, on the merged values (matrix file, then options, over the defaults)."""
+    if run.get("cold") and run.get("mode", RunSettings.mode) == "throughput":
+        raise UserError("--cold flushes the caches before each query, one query at a time; throughput mode keeps "
+                        "queries overlapping: use --mode latency with --cold, or leave --cold out")
     iterations = run.get("iterations", RunSettings.iterations)
     most = run.get("max_iterations", RunSettings.max_iterations)
     if most < iterations:

@@ -118,7 +118,8 @@ def merge_parts(run_dir: Path) -> Optional[Path]:
             if doc.get("event") == "header":
                 if header is None:
                     header = dict(doc, run_id=run_dir.name)
-                    header["protocol"] = dict(header.get("protocol") or {}, parts=len(parts),
+                    workers = sorted({q.parent.name.split("-")[1] for q in parts if q.parent.name.count("-") >= 2})
+                    header["protocol"] = dict(header.get("protocol") or {}, parts=len(parts), workers=workers,
                                               note="pytest-xdist: each variant's trials ran back to back on its "
                                                    "worker (not interleaved across the matrix)")
             elif doc.get("event") == "end":

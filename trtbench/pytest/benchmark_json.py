@@ -49,6 +49,6 @@ def benchmark_json(config, session, doc: RunDocument) -> dict:
     out = hook.pytest_benchmark_generate_json(config=config, benchmarks=benches, include_data=True,
                                               machine_info=machine_info, commit_info=commit_info)
     hook.pytest_benchmark_update_json(config=config, benchmarks=benches, output_json=out)
-    out["trtbench"] = {"run_id": doc.run_id, "results": doc.source,
+    out["trtbench"] = {"run_id": doc.run_id, "results": doc.source, "workers": doc.protocol.get("workers"),
                        **unmeasured(doc.records, doc.excluded)}
     return out

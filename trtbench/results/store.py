@@ -97,7 +97,7 @@ class ResultsWriter:
         except OSError as exc:
             raise _unwritable(self.path, exc) from None
         head = {"event": "header", "schema": SCHEMA_NAME, "schema_version": SCHEMA_VERSION, "run_id": self.run_id,
-                "created": utc_now(), "writer": {"host": socket.gethostname(), "pid": os.getpid()}}
+                "created": datetime.now(timezone.utc).isoformat(timespec="microseconds"), "writer": {"host": socket.gethostname(), "pid": os.getpid()}}
         head.update(header)
         self._line(head)
 
@@ -152,6 +152,7 @@ class RunDocument:
     kind: str = "native"  # native | pytest-benchmark
     command: Optional[str] = None
     protocol: dict = field(default_factory=dict)
+    created: str = ""
     schema_version: int = SCHEMA_VERSION
     warnings: List[str] = field(default_factory=list)
 
@@ -277,7 +278,7 @@ def assemble(source: str, lines: Iterator[str]) -> RunDocument:
         warnings.append(f"{source}: the run was {end['status']}" + (f" ({end['reason']})" if end.get("reason") else ""))
     return RunDocument(source, header["run_id"], status, header["machine"], settings, header.get("matrix") or {},
                        header.get("excluded") or [], out, command=header.get("command"),
-                       protocol=header.get("protocol") or {}, warnings=warnings)
+                       protocol=header.get("protocol") or {}, warnings=warnings, created=str(header.get("created", "")))
 
 
 def _legacy(source: str, doc: dict) -> RunDocument:

@@ -15,7 +15,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from trtbench.backends.base import Backend
@@ -57,19 +57,22 @@ class InlineExecutor:
         self.make_backend = make_backend
         self.loaded: Dict[str, Backend] = {}
 
-    def _backend(self, task: Task) -> Tuple[Backend, bool]:
+    def _backend(self, task: Task) -> Tuple[Backend, bool, bool]:
+        """(backend, loaded for this trial, the others were released to make room)."""
         b = self.loaded.get(task.key)
         if b is not None:
-            return b, False
+            return b, False, False
+        evicted = False
         try:
             b = open_backend(task.variant, task.settings, self.make_backend)
         except Exception as exc:
             if not (_is_out_of_memory(exc) and self.loaded):
                 raise
             self.release()  # memory is short: keep only the variant being measured
+            evicted = True
             b = open_backend(task.variant, task.settings, self.make_backend)
         self.loaded[task.key] = b
-        return b, True
+        return b, True, evicted
 
     def run(self, tasks: Sequence[Task], on_start=None) -> Iterator[Tuple[Task, Outcome]]:
         for task in tasks:
@@ -78,9 +81,11 @@ class InlineExecutor:
                     out: Outcome = describe(task.variant, task.settings, task.vid, task.artifacts_dir,
                                             self.make_backend)
                 else:
-                    backend, reloaded = self._backend(task)
+                    backend, reloaded, evicted = self._backend(task)
                     out = measure(backend, task.settings, index=task.index, round=task.round,
                                   position=task.position, process="inline", reloaded=reloaded)
+                    if evicted:  # said in the record: the other variants were unloaded for memory
+                        out = replace(out, flags=tuple(out.flags) + ("reloaded_for_memory",))
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # noqa: B902 - the trial failed; the protocol goes on

@@ -76,6 +76,9 @@ class RunSession:
         backends = sorted({v.backend for a in self.arms for v in a.variants})
         self.gpu = any(uses_gpu(b) for b in backends)
         self.executor = executor_for(settings, backends, make_backend)
+        for arm in self.arms:  # the records say where their trials really ran
+            if arm.settings.isolation != self.executor.name:
+                arm.settings = replace(arm.settings, isolation=self.executor.name)
         gpu = gpu_block(settings.device) if self.gpu else None
         machine = machine_fingerprint(gpu)
         self.results: List[ArmResult] = []

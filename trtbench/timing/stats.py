@@ -8,7 +8,7 @@ percentile is ``sorted[max(n - 1 - floor((1 - p/100) * n), 0)]``, a sample that 
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 PERCENTILES = (90, 95, 99)
 
@@ -44,32 +44,3 @@ def describe(values: Sequence[float]) -> Dict[str, float]:
     for p in PERCENTILES:
         out[f"p{p}"] = nearest_rank(xs, p)
     return out
-
-
-def quality_flags(stats: Dict[str, Dict[str, float]], *, min_samples: int, cv_threshold: float,
-                  throttled: Optional[bool] = None, gpu: bool = False) -> List[str]:
-    """trtexec's warnings as flags: noisy (CV of compute above the threshold), too_few_samples,
-    enqueue_bound (median enqueue > 0.8 x median compute, GPU timers only), transfer_bound (median H2D
-    or D2H >= median compute), throttled (NVML saw a throttle reason)."""
-    flags = []
-    compute = stats.get("compute", {})
-    if compute.get("n", 0) < min_samples:
-        flags.append("too_few_samples")
-    if compute.get("n", 0) and compute.get("cv", 0.0) > cv_threshold:
-        flags.append("noisy")
-    med = compute.get("median", 0.0)
-    if gpu and med > 0 and stats.get("enqueue", {}).get("median", 0.0) > 0.8 * med:
-        flags.append("enqueue_bound")
-    if med > 0 and any(stats.get(s, {}).get("n", 0) and stats[s]["median"] >= med for s in ("h2d", "d2h")):
-        flags.append("transfer_bound")
-    if throttled:
-        flags.append("throttled")
-    return flags
-
-
-def summarize(series: Dict[str, Sequence[float]], *, queries: int, walltime_s: float, batch: int) -> dict:
-    stats = {name: describe(values) for name, values in series.items() if len(values)}
-    qps = queries / walltime_s if walltime_s > 0 else 0.0
-    return {"stages": stats, "throughput": {"queries_per_s": qps, "inferences_per_s": qps * batch,
-                                            "note": "inferences_per_s multiplies in the batch; trtexec's "
-                                                    "throughput for explicit-batch engines does not"}}
