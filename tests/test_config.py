@@ -258,7 +258,7 @@ def test_every_run_setting_is_settable_from_the_run_table_with_its_own_type(tmp_
     """Each RunSettings field (but tolerances, which has its own table) round-trips through [run]: the type
     table comes from the dataclass, so a new field cannot be forgotten."""
     changed = {"warmup_ms": 7, "duration_s": 0.125, "iterations": 3, "max_iterations": 4, "trials": 5,
-               "isolation": "inline", "order_seed": 11, "mode": "throughput", "cuda_graph": False, "cold": True,
+               "isolation": "inline", "order_seed": 11, "mode": "latency", "cuda_graph": False, "cold": True,
                "spin_wait": True, "data_transfers": False, "nvml_interval_ms": 2.5, "nvml": False, "device": 1,
                "seed": 9, "cache_dir": "cache", "min_samples": 8, "cv_threshold": 0.5, "check_accuracy": False,
                "layer_profile": True, "engine": "x.plan", "trt_typing": "strong", "trt_workspace_bytes": 4096,
@@ -402,3 +402,8 @@ def test_config_imports_nothing_above_it_and_only_at_module_level():
             inner = [n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))]
             assert not inner, f"{path.name}: {fn.name} imports inside the function"
     assert max(len(p.read_text().splitlines()) for p in (ROOT / "trtbench" / "config").glob("*.py")) < 400
+
+
+def test_cold_caches_refuse_throughput_mode():
+    with pytest.raises(UserError, match="--cold .* use --mode latency"):
+        configure({"models": ["mlp"], "cold": True, "mode": "throughput"})
