@@ -1,77 +1,95 @@
 #!/usr/bin/env bash
-# The GPU evidence of the measurement protocol and the gate, as made through the device tool.
+# The GPU evidence, as made through the device tool (results committed under results/):
 #   TRTBENCH_GIT_COMMIT=<hash> bash bench/gpu_evidence.sh STAGE
-# Stages (one device call each, back to back on one warm machine; state carried in /tmp/ev):
-#   trt1   TensorRT 8.6 (CPython 3.9 payload, ../shared/trt86): real-TensorRT tests, engines of the matrix
-#          built and cached, the independent-clock check, 10 separate reproducibility runs
-#   trt2   ab calibration: A/A jobs and real 2% / 5% slowdowns (needs trt1's clock check)
-#   torch  the machine's Python 3.12 + PyTorch: GPU tests, reproducibility runs of PyTorch variants,
-#          NVML on/off under the trial protocol
-#   extra  shapes and load evidence (sequence lengths, concurrency curves) when their code exists
-# Everything lands in $OUT/<stage>/ and is packed into $OUT/<stage>.tar.gz. Nothing here changes a device
-# setting: clocks and throttling are read (nvidia-smi -q, NVML), never set.
+# Stages (one device call each, back to back on one warm machine; state kept in /tmp/ev between calls):
+#   setup  TensorRT 8.6 (CPython 3.9 payload, ../shared/trt86): a smoke run, the engines of the matrices built
+#          and cached, the independent-clock check on exported plans
+#   repro  10 separate reproducibility runs of a 12-variant cached TensorRT matrix
+#   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
+#   tests  the GPU and TensorRT tests (Python 3.9 + TensorRT 8.6 and Python 3.12 + PyTorch, side by side:
+#          tests, not measurements), then shapes (bench/gpu_shapes.sh) and load (bench/gpu_load.sh)
+#   torch  Python 3.12 + PyTorch: NVML on/off under the trial protocol (its runs are also PyTorch's
+#          run-to-run spread), the harness's speed targets (bench/gpu_targets.py)
+# Every step's output is packed into $OUT/<stage>-<step>.tar.gz as soon as the step ends, so a call that
+# runs out of time still returns what it finished. Nothing here changes a device setting: clocks and
+# throttling are read (nvidia-smi -q, NVML), never set.
 set -u
-stage=${1:?stage: trt1, trt2, torch or extra}
-OUT=${OUT:-/tmp/out}; P=$OUT/$stage; EV=/tmp/ev; mkdir -p "$P" "$EV"
+stage=${1:?stage: setup, repro, ab, tests or torch}
+OUT=${OUT:-/tmp/out}; EV=/tmp/ev; mkdir -p "$OUT" "$EV"
 export PYTHONUNBUFFERED=1
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
 export PYTHONPATH=$root
 C=$EV/cache
 M=$EV/models
-step() {  # step NAME CMD...: run, log, time; a failed step is recorded and the stage goes on
+W=$EV/work/$stage; mkdir -p "$W"
+step() {  # step NAME CMD...: run it, log it, time it, pack its folder; a failed step is recorded, the stage goes on
   local name=$1; shift
   local t0; t0=$(date +%s)
-  "$@" > "$P/$name.log" 2>&1
+  mkdir -p "$W/$name"
+  echo "\$ $*" > "$W/$name/step.log"
+  "$@" >> "$W/$name/step.log" 2>&1
   local rc=$?
-  echo "$name rc=$rc $(( $(date +%s) - t0 ))s" | tee -a "$P/steps.txt"
-  tail -4 "$P/$name.log"
+  echo "$name rc=$rc $(( $(date +%s) - t0 ))s" | tee -a "$OUT/$stage-steps.txt"
+  tail -n "${TAIL:-6}" "$W/$name/step.log"
+  tar czf "$OUT/$stage-$name.tar.gz" -C "$W" "$name"
 }
-snapshot() { nvidia-smi -q -d CLOCK,PERFORMANCE,TEMPERATURE,POWER > "$P/nvidia-smi-$1.txt" 2>&1; }
+trt() { bash .trt/tools/unpack-on-gpu.sh > "$EV/unpack.log" 2>&1; export PATH=/tmp/trt86:$PATH; }
+torchpath() {
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl2/*.whl > "$EV/pip.log" 2>&1
+  echo "/tmp/site:$root"
+}
+nvidia-smi -q -d CLOCK,PERFORMANCE,TEMPERATURE,POWER > "$W/nvidia-smi-start.txt" 2>&1
 
-if [ "$stage" = trt1 ] || [ "$stage" = trt2 ]; then
-  bash .trt/tools/unpack-on-gpu.sh > "$P/unpack.log" 2>&1 && export PATH=/tmp/trt86:$PATH
-  PY=python3.9
-fi
-snapshot start
 case "$stage" in
-trt1)
-  step tests-trt86 $PY -m pytest tests/test_tensorrt_real.py tests/test_gpu.py -q -p no:cacheprovider -rs
-  step models $PY bench/calib_models.py "$M" --widths 32,64,96,128,192,256
-  # one trial builds and caches every engine (not one of the measured runs)
-  step build-matrix $PY -m trtbench run -b tensorrt -m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16 \
-    --build-mode implicit --trials 1 --duration 0.05 --cache-dir "$C" --results "$EV/warm" -q
-  step build-calib $PY -m trtbench run -b tensorrt -m "$M/calib_base.onnx,$M/calib_w32.onnx,$M/calib_w64.onnx,$M/calib_w96.onnx,$M/calib_w128.onnx,$M/calib_w192.onnx,$M/calib_w256.onnx" \
-    --batch 512 --build-mode implicit --trials 1 --duration 0.05 --no-accuracy --cache-dir "$C" --results "$EV/warm" -q
-  step build-aa $PY -m trtbench run -b tensorrt -m "$M/calib_base.onnx,resnet,transformer" --batch 512 \
-    --build-mode implicit --trials 1 --duration 0.05 --no-accuracy --cache-dir "$C" --results "$EV/warm" -q
-  step export $PY bench/export_plans.py "$C" "$EV/plans" --match calib_ mlp-tensorrt-fp32-implicit-b1 \
-    mlp-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b1 resnet-tensorrt-fp16-implicit-b64 \
-    transformer-tensorrt-fp32-implicit-b1 transformer-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b512 \
-    transformer-tensorrt-fp32-implicit-b512
-  step clock $PY bench/clock_check.py --plans "$EV/plans" --out "$P/clock" --reps 2 --duration 0.3 --python $PY
-  cp "$P/clock/clock-check.json" "$EV/clock-check.json" 2>/dev/null
-  step repro $PY bench/repro_runs.py --runs 10 --out "$P/repro" --python $PY -- -b tensorrt -m resnet,mlp,transformer \
-    --batch 1,64 --precision fp32,fp16 --build-mode implicit --warmup 100 --duration 0.2 --cache-dir "$C"
+setup)
+  trt
+  step smoke python3.9 -m trtbench run -b tensorrt -m mlp --batch 1 --build-mode implicit --trials 2 --duration 0.1 \
+    --cache-dir "$C" --results "$EV/smoke"
+  if ! grep -q "smoke rc=0" "$OUT/$stage-steps.txt"; then echo "smoke failed: stopping"; exit 1; fi
+  step build bash -c "python3.9 bench/calib_models.py '$M' --widths 32,64,96,128,192,256 &&
+    cp '$W/nvidia-smi-start.txt' '$W/build/' &&
+    python3.9 -m trtbench run -b tensorrt -m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16 \
+      --build-mode implicit --trials 1 --duration 0.05 --cache-dir '$C' --results '$EV/warm' -q &&
+    python3.9 -m trtbench run -b tensorrt -m '$M/calib_base.onnx,$M/calib_w32.onnx,$M/calib_w64.onnx,$M/calib_w96.onnx,$M/calib_w128.onnx,$M/calib_w192.onnx,$M/calib_w256.onnx,resnet,transformer' \
+      --batch 512 --build-mode implicit --trials 1 --duration 0.05 --no-accuracy --cache-dir '$C' --results '$EV/warm' -q &&
+    python3.9 bench/export_plans.py '$C' '$EV/plans' --match calib_ mlp-tensorrt-fp32-implicit-b1 \
+      mlp-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b1 resnet-tensorrt-fp16-implicit-b64 \
+      transformer-tensorrt-fp32-implicit-b1 transformer-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b512 \
+      transformer-tensorrt-fp32-implicit-b512"
+  step clock python3.9 bench/clock_check.py --plans "$EV/plans" --out "$W/clock" --reps 2 --duration 0.3 --python python3.9
+  cp "$W/clock/clock-check.json" "$EV/clock-check.json" 2>/dev/null
   ;;
-trt2)
-  step ab-calibration $PY bench/ab_calibration.py --models "$M" --clock "$EV/clock-check.json" --out "$P/ab" \
+repro)
+  trt
+  step repro python3.9 bench/repro_runs.py --runs "${RUNS:-10}" --out "$W/repro" --python python3.9 -- -b tensorrt \
+    -m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16 --build-mode implicit --warmup 100 --duration 0.2 \
+    --max-iterations 3000 --cache-dir "$C"
+  ;;
+ab)
+  trt
+  step ab python3.9 bench/ab_calibration.py --models "$M" --clock "$EV/clock-check.json" --out "$W/ab/out" \
     --aa-jobs "${AA_JOBS:-20}" --slow-jobs "${SLOW_JOBS:-20}" --rounds "${ROUNDS:-4}" -- -b tensorrt --batch 512 \
-    --build-mode implicit --no-data-transfers --warmup 50 --duration 0.15 --no-accuracy --cache-dir "$C"
+    --build-mode implicit --no-data-transfers --warmup 50 --duration "${DURATION:-0.15}" --max-iterations 2000 \
+    --no-accuracy --cache-dir "$C"
+  ;;
+tests)
+  trt
+  TP=$(torchpath)
+  step gpu-tests bash -c "(python3.9 -m pytest tests/test_tensorrt_real.py tests/test_gpu.py tests/test_load_gpu.py \
+      tests/test_encoder.py -q -p no:cacheprovider -rs > '$W/trt86-tests.log' 2>&1; echo trt86 exit \$?) &
+    (PYTHONPATH=$TP python3 -m pytest tests/test_gpu.py tests/test_backends_cpu.py tests/test_load_gpu.py \
+      tests/test_encoder.py -q -p no:cacheprovider -rs > '$W/py312-tests.log' 2>&1; echo py312 exit \$?) &
+    wait; mkdir -p '$W/gpu-tests'; cp '$W'/*-tests.log '$W/gpu-tests/'; tail -3 '$W'/*-tests.log"
+  step shapes env CACHE_DIR="$C" TORCH_PY=python3 PYTHONPATH="$TP" bash bench/gpu_shapes.sh "$W/shapes"
+  step load env WHEELS=.whl2 bash bench/gpu_load.sh "$W/load"
   ;;
 torch)
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl > "$P/pip.log" 2>&1
-  export PYTHONPATH=/tmp/site:$root
-  step tests-torch python3 -m pytest tests/test_gpu.py tests/test_backends_cpu.py -q -p no:cacheprovider -rs
-  step repro-torch python3 bench/repro_runs.py --runs 5 --out "$P/repro-torch" -- -b torch -m resnet,transformer \
-    --batch 1,64 --precision fp32,fp16 --build-mode implicit --warmup 100 --duration 0.2
-  step targets python3 bench/gpu_targets.py "$P/gpu-targets.json"
-  step nvml python3 bench/nvml_overhead.py --out "$P/nvml" --pairs 3 -- -b torch -m transformer --precision fp16 \
-    --batch 32 --build-mode implicit --warmup 100 --duration 0.3
-  ;;
-extra)
-  [ -x bench/gpu_extra.sh ] && step extra bash bench/gpu_extra.sh "$P"
+  TP=$(torchpath)
+  step nvml env PYTHONPATH="$TP" python3 bench/nvml_overhead.py --out "$W/nvml" --pairs "${PAIRS:-2}" -- -b torch \
+    -m transformer --precision fp16 --batch 32 --build-mode implicit --warmup 100 --duration 0.3 --max-iterations 3000
+  step targets env PYTHONPATH="$TP" python3 bench/gpu_targets.py "$W/targets/gpu-targets.json"
   ;;
 esac
-snapshot end
-tar czf "$OUT/$stage.tar.gz" -C "$OUT" "$stage"
-cat "$P/steps.txt"
+nvidia-smi -q -d CLOCK,PERFORMANCE,TEMPERATURE,POWER > "$W/nvidia-smi-end.txt" 2>&1
+cp "$W"/nvidia-smi-*.txt "$OUT/" 2>/dev/null
+cat "$OUT/$stage-steps.txt"
