@@ -7,9 +7,9 @@
 #   repro  10 separate reproducibility runs of a 12-variant cached TensorRT matrix
 #   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
 #   tests  the GPU and TensorRT tests (Python 3.9 + TensorRT 8.6 and Python 3.12 + PyTorch, side by side:
-#          tests, not measurements), then shapes (bench/gpu_shapes.sh) and load (bench/gpu_load.sh)
-#   torch  Python 3.12 + PyTorch: NVML on/off under the trial protocol (its runs are also PyTorch's
-#          run-to-run spread), the harness's speed targets (bench/gpu_targets.py)
+#          tests, not measurements), then shapes (bench/gpu_shapes.sh)
+#   torch  load (bench/gpu_load.sh: TensorRT and PyTorch), NVML on/off under the trial protocol (its runs
+#          are also PyTorch's run-to-run spread), the harness's speed targets (bench/gpu_targets.py)
 # Every step's output is packed into $OUT/<stage>-<step>.tar.gz as soon as the step ends, so a call that
 # runs out of time still returns what it finished. Nothing here changes a device setting: clocks and
 # throttling are read (nvidia-smi -q, NVML), never set.
@@ -75,16 +75,17 @@ ab)
 tests)
   trt
   TP=$(torchpath)
-  step gpu-tests bash -c "(python3.9 -m pytest tests/test_tensorrt_real.py tests/test_gpu.py tests/test_load_gpu.py \
+  step gpu-tests bash -c "(timeout 330 python3.9 -m pytest tests/test_tensorrt_real.py tests/test_gpu.py tests/test_load_gpu.py \
       tests/test_encoder.py -q -p no:cacheprovider -rs > '$W/trt86-tests.log' 2>&1; echo trt86 exit \$?) &
-    (PYTHONPATH=$TP python3 -m pytest tests/test_gpu.py tests/test_backends_cpu.py tests/test_load_gpu.py \
+    (PYTHONPATH=$TP timeout 330 python3 -m pytest tests/test_gpu.py tests/test_backends_cpu.py tests/test_load_gpu.py \
       tests/test_encoder.py -q -p no:cacheprovider -rs > '$W/py312-tests.log' 2>&1; echo py312 exit \$?) &
     wait; mkdir -p '$W/gpu-tests'; cp '$W'/*-tests.log '$W/gpu-tests/'; tail -3 '$W'/*-tests.log"
   step shapes env CACHE_DIR="$C" TORCH_PY=python3 PYTHONPATH="$TP" bash bench/gpu_shapes.sh "$W/shapes"
-  step load env WHEELS=.whl2 bash bench/gpu_load.sh "$W/load"
   ;;
 torch)
+  trt
   TP=$(torchpath)
+  step load env WHEELS=.whl2 bash bench/gpu_load.sh "$W/load"
   step nvml env PYTHONPATH="$TP" python3 bench/nvml_overhead.py --out "$W/nvml" --pairs "${PAIRS:-2}" -- -b torch \
     -m transformer --precision fp16 --batch 32 --build-mode implicit --warmup 100 --duration 0.3 --max-iterations 3000
   step targets env PYTHONPATH="$TP" python3 bench/gpu_targets.py "$W/targets/gpu-targets.json"
