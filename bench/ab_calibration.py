@@ -2,7 +2,7 @@
 
 - A/A: ``--aa-jobs`` jobs of ``trtbench ab`` with identical sides over a >= 3-variant matrix.
 - Slowdowns: ``--slow-jobs`` jobs pairing the calibration base model with two models that carry extra GPU
-  work (``bench/calib_models.py``), the ones whose measured slowdown (independent clock,
+  work (``bench/calib_models.py``: a wider first MatMul), the ones whose measured slowdown (independent clock,
   ``bench/clock_check.py``) is closest to 2% and to 5%: A = base, base copy; B = the 2% model, the 5% one.
 Each job is a real ``interleaved_ab`` run (fresh worker processes per round and side, ABBA), gated with
 ab's default rules, exactly what ``trtbench ab`` does; the jobs run one after another in this process
@@ -29,13 +29,16 @@ from trtbench.compare.rules import AB_DEFAULT_SPECS, parse_specs  # noqa: E402
 from trtbench.run.ab import interleaved_ab  # noqa: E402
 
 
-def pick_sizes(clock: dict):
-    """(model for ~2%, its ratio), (model for ~5%, its ratio) from the independent clock's medians."""
-    med = {r["plan"]: r["bare_median_ms"] for r in clock["plans"] if r["bare_median_ms"]}
+def pick_sizes(clock: dict, batch: str = "2048"):
+    """(model for ~2%, its ratio), (model for ~5%, its ratio) from the independent clock's medians of the
+    calibration plans at ``batch``."""
+    med = {r["plan"]: r["bare_median_ms"] for r in clock["plans"] if r["bare_median_ms"]
+           and r["plan"].split(".plan")[0].endswith(f"-b{batch}")}
     base = next(v for k, v in med.items() if k.startswith(("calib_base-", "calib_base.")))
-    ratios = {k.split("-")[0].split(".")[0]: v / base for k, v in med.items() if k.startswith("calib_w")}
+    ratios = {k.split("-")[0].split(".")[0]: v / base for k, v in med.items()
+              if k.startswith("calib_") and not k.startswith(("calib_base-", "calib_base."))}
     two = min(ratios, key=lambda k: abs(ratios[k] - 1.02))
-    five = min(ratios, key=lambda k: abs(ratios[k] - 1.05))
+    five = min((k for k in ratios if k != two), key=lambda k: abs(ratios[k] - 1.05))
     return (two, ratios[two]), (five, ratios[five]), ratios
 
 
@@ -61,22 +64,28 @@ def main() -> None:
     ap.add_argument("--slow-jobs", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--aa-models", default="calib_base.onnx,resnet,transformer")
+    ap.add_argument("--aa-batch", default="512", help="batch of the A/A jobs' variants")
+    ap.add_argument("--slow-batch", default="2048", help="batch of the slowdown jobs' variants")
     ap.add_argument("flags", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     flags = [f for f in args.flags if f != "--"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     m = Path(args.models)
-    (two, r2), (five, r5), ratios = pick_sizes(json.loads(Path(args.clock).read_text()))
+    (two, r2), (five, r5), ratios = pick_sizes(json.loads(Path(args.clock).read_text()), args.slow_batch)
     aa_models = ",".join(str(m / x) if x.endswith(".onnx") else x for x in args.aa_models.split(","))
     jobs = []
     t0 = time.perf_counter()
     for k in range(max(args.aa_jobs, args.slow_jobs)):  # alternate the kinds so drift spreads over both
         if k < args.aa_jobs:
-            jobs.append(job("aa", k, f"-m {aa_models}", f"-m {aa_models}", args.rounds, flags, out))
+            side = f"-m {aa_models} --batch {args.aa_batch}"
+            jobs.append(job("aa", k, side, side, args.rounds, flags, out))
         if k < args.slow_jobs:
-            jobs.append(job("slow", k, f"-m {m / 'calib_base.onnx'},{m / 'calib_base_c.onnx'}",
-                            f"-m {m / (two + '.onnx')},{m / (five + '.onnx')}", args.rounds, flags, out))
+            jobs.append(job("slow", k, f"-m {m / 'calib_base.onnx'},{m / 'calib_base_c.onnx'} --batch {args.slow_batch}",
+                            f"-m {m / (two + '.onnx')},{m / (five + '.onnx')} --batch {args.slow_batch}", args.rounds,
+                            flags, out))
+        # every job is kept as it ends: a call that runs out of time still has the jobs it finished
+        (out / "ab-jobs.json").write_text(json.dumps({"two": [two, r2], "five": [five, r5], "jobs": jobs}, indent=1))
         print(f"job {k + 1}: {time.perf_counter() - t0:.0f} s", flush=True)
     aa = [j for j in jobs if j["kind"] == "aa"]
     slow = [j for j in jobs if j["kind"] == "slow"]

@@ -46,11 +46,13 @@ setup)
   step smoke python3.9 -m trtbench run -b tensorrt -m mlp --batch 1 --build-mode implicit --trials 2 --duration 0.1 \
     --cache-dir "$C" --results "$EV/smoke"
   if ! grep -q "smoke rc=0" "$OUT/$stage-steps.txt"; then echo "smoke failed: stopping"; exit 1; fi
-  step build bash -c "python3.9 bench/calib_models.py '$M' --widths 32,64,96,128,192,256 &&
+  step build bash -c "python3.9 bench/calib_models.py '$M' --extra 64,96,128,192,256 &&
     cp '$W/nvidia-smi-start.txt' '$W/build/' &&
     python3.9 -m trtbench run -b tensorrt -m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16 \
       --build-mode implicit --trials 1 --duration 0.05 --cache-dir '$C' --results '$EV/warm' -q &&
-    python3.9 -m trtbench run -b tensorrt -m '$M/calib_base.onnx,$M/calib_w32.onnx,$M/calib_w64.onnx,$M/calib_w96.onnx,$M/calib_w128.onnx,$M/calib_w192.onnx,$M/calib_w256.onnx,resnet,transformer' \
+    python3.9 -m trtbench run -b tensorrt -m '$M/calib_base.onnx,$M/calib_k64.onnx,$M/calib_k96.onnx,$M/calib_k128.onnx,$M/calib_k192.onnx,$M/calib_k256.onnx' \
+      --batch 2048 --build-mode implicit --trials 1 --duration 0.05 --no-accuracy --cache-dir '$C' --results '$EV/warm' -q &&
+    python3.9 -m trtbench run -b tensorrt -m '$M/calib_base.onnx,resnet,transformer' \
       --batch 512 --build-mode implicit --trials 1 --duration 0.05 --no-accuracy --cache-dir '$C' --results '$EV/warm' -q &&
     python3.9 bench/export_plans.py '$C' '$EV/plans' --match calib_ mlp-tensorrt-fp32-implicit-b1 \
       mlp-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b1 resnet-tensorrt-fp16-implicit-b64 \
@@ -67,8 +69,8 @@ repro)
   ;;
 ab)
   trt
-  step ab python3.9 bench/ab_calibration.py --models "$M" --clock "$EV/clock-check.json" --out "$W/ab/out" \
-    --aa-jobs "${AA_JOBS:-20}" --slow-jobs "${SLOW_JOBS:-20}" --rounds "${ROUNDS:-4}" -- -b tensorrt --batch 512 \
+  step ab timeout "${AB_TIMEOUT:-430}" python3.9 bench/ab_calibration.py --models "$M" --clock "$EV/clock-check.json" --out "$W/ab/out" \
+    --aa-jobs "${AA_JOBS:-20}" --slow-jobs "${SLOW_JOBS:-20}" --rounds "${ROUNDS:-4}" -- -b tensorrt \
     --build-mode implicit --no-data-transfers --warmup 50 --duration "${DURATION:-0.15}" --max-iterations 2000 \
     --no-accuracy --cache-dir "$C"
   ;;
@@ -85,10 +87,10 @@ tests)
 torch)
   trt
   TP=$(torchpath)
-  step load env WHEELS=.whl2 bash bench/gpu_load.sh "$W/load"
+  step load env WHEELS=.whl2 timeout "${LOAD_TIMEOUT:-330}" bash bench/gpu_load.sh "$W/load"
   step nvml env PYTHONPATH="$TP" python3 bench/nvml_overhead.py --out "$W/nvml" --pairs "${PAIRS:-2}" -- -b torch \
     -m transformer --precision fp16 --batch 32 --build-mode implicit --warmup 100 --duration 0.3 --max-iterations 3000
-  step targets env PYTHONPATH="$TP" python3 bench/gpu_targets.py "$W/targets/gpu-targets.json"
+  [ -z "${SKIP_TARGETS:-}" ] && step targets env PYTHONPATH="$TP" python3 bench/gpu_targets.py "$W/targets/gpu-targets.json"
   ;;
 esac
 nvidia-smi -q -d CLOCK,PERFORMANCE,TEMPERATURE,POWER > "$W/nvidia-smi-end.txt" 2>&1

@@ -46,7 +46,7 @@ step() {  # step NAME CMD...: run it, log it, time it; a failed step is recorded
 nvidia-smi -q -d CLOCK,PERFORMANCE,TEMPERATURE,POWER > "$OUT/nvidia-smi-start.txt" 2>&1
 echo "commit ${TRTBENCH_GIT_COMMIT:-unknown}; $($PY_TRT -c 'import sys; print(sys.version.split()[0])' 2>&1)" > "$OUT/env.txt"
 
-step models "$PY_TRT" bench/calib_models.py "$M" --widths 32
+step models "$PY_TRT" bench/calib_models.py "$M" --extra 128
 MLP=$M/calib_base.onnx
 # 1. TensorRT curves: concurrency 1, 2, 4, 8 (closed loop), the built-in resnet and the GPU-bound MLP
 step trt-resnet "$PY_TRT" -m trtbench run -b "$B_TRT" -m resnet --precision fp16 --batch 8 --build-mode implicit \

@@ -118,7 +118,7 @@ def test_layer_profile_is_saved_and_summarised(tmp_path, settings):
 
 def _cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "trtbench", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)
+                          timeout=600, encoding="utf-8", errors="replace")
 
 
 def test_build_and_run_engine_cli(tmp_path):

@@ -206,9 +206,16 @@ class Graph:
         finally:
             self._g = check(r.cudaStreamEndCapture(stream._s), "cudaStreamEndCapture")
         self._x = check(r.cudaGraphInstantiate(self._g, 0), "cudaGraphInstantiate")
+        self._launch = r.cudaGraphLaunch  # bound once: the launch sits inside the timed window
+        self._stream = stream._s
+        self._handle = stream.handle
 
     def launch(self, stream_handle: int) -> None:
-        check(rt().cudaGraphLaunch(self._x, stream_handle), "cudaGraphLaunch")
+        """Replay on ``stream_handle``; on the capture stream the stream object goes to the driver as is (no
+        conversion from an integer handle inside the timed window)."""
+        err = self._launch(self._x, self._stream if stream_handle == self._handle else stream_handle)[0]
+        if err:
+            check((err,), "cudaGraphLaunch")
 
     def destroy(self) -> None:
         r = rt()

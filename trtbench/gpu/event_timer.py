@@ -5,7 +5,8 @@ with the host clock. Latency is h2d + compute + d2h (trtexec's definition); end-
 D2H end.
 
 - ``latency`` mode: one query in flight, everything on one stream. The host waits for the H2D copy
-  before it enqueues compute, so no launch time hides inside the H2D window: the compute window is the
+  before it enqueues compute, so no launch time hides inside the H2D window, and compute's window opens
+  with an event recorded after that wait (the host's wake-up is in no stage): the compute window is the
   same quantity with transfers on or off (the GPU time, or with eager launches launch + GPU time).
 - ``throughput`` mode: three streams (input, compute, output) chained by events, with query i+1
   enqueued before waiting on query i, so H2D of i+1 overlaps compute of i (as trtexec).
@@ -102,7 +103,7 @@ class CudaEventStageTimer:
     def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream, flush: Optional[DeviceBuffer],
                  timing: str) -> RawSamples:
         blocking = not self.spin_wait
-        events = [Event(blocking) for _ in range(4)]
+        events = [Event(blocking) for _ in range(5)]  # h2d start/end, compute start/end, d2h end
         s = RawSamples(timer=f"cuda-events:latency:{timing.split(' ')[0]}{':spin' if self.spin_wait else ':blocking'}"
                              f"{':cold' if plan.cold else ''}")
         h = stream.handle
@@ -114,7 +115,8 @@ class CudaEventStageTimer:
         r = rt()
         record, esync, elapsed = r.cudaEventRecord, r.cudaEventSynchronize, r.cudaEventElapsedTime
         memset = r.cudaMemsetAsync
-        e0, e1, e2, e3 = (e._e for e in events)
+        e0, e1, ec, e2, e3 = (e._e for e in events)
+        c0 = ec if transfers else e1  # where compute's window opens
         sh = stream.raw
 
         def cool() -> None:  # untimed: before the query's first event
@@ -148,8 +150,8 @@ class CudaEventStageTimer:
                 if transfers:
                     h2d(h)
                 err = err or record(e1, sh)[0]
-                if transfers:  # the copy is done before compute is enqueued: no launch time hides in it
-                    err = err or esync(e1)[0]
+                if transfers:  # the copy is done before compute is enqueued: no launch time hides in it,
+                    err = err or esync(e1)[0] or record(ec, sh)[0]  # and compute starts timing after the wait
                 a = perf()
                 compute(h)
                 b = perf()
@@ -158,7 +160,7 @@ class CudaEventStageTimer:
                     d2h(h)
                 err = err or record(e3, sh)[0] or esync(e3)[0]
                 x0, t_h2d = elapsed(e0, e1)
-                x1, t_c = elapsed(e1, e2)
+                x1, t_c = elapsed(c0, e2)
                 x2, t_d2h = elapsed(e2, e3)
                 x3, t_e2e = elapsed(e0, e3)
                 if err or x0 or x1 or x2 or x3:

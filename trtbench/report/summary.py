@@ -46,8 +46,8 @@ def row(r: VariantRecord) -> List[str]:
             ",".join(r.quality) or "-"]
 
 
-HEADER = ["variant", "trials", "h2d", "compute", "±", "launch", "d2h", "latency", "p99", "infer/s", "rel_l2", "flags"]
-NOTE = ("times in ms, median over trials of the trial medians; ± = spread of compute between trials (CV); compute "
+HEADER = ["variant", "trials", "h2d", "compute", "+-", "launch", "d2h", "latency", "p99", "infer/s", "rel_l2", "flags"]
+NOTE = ("times in ms, median over trials of the trial medians; +- = spread of compute between trials (CV); compute "
         "is GPU time on a CUDA graph where it could be captured; launch = host time of one eager compute call; "
         "latency = h2d + compute + d2h; p99 nearest-rank (as trtexec); rel_l2 = error against the fp32 reference")
 
