@@ -38,7 +38,7 @@ class PlanBackend(TensorRTBackend):
 def read_plan(path: str) -> bytes:
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"engine file {path} does not exist: check the path, or build one with trtbench build")
+        raise UserError(not_a_file(path, "engine file", "pass the plan file itself, or build one with trtbench build"))
     data = p.read_bytes()
     if not data:
         raise UserError(f"engine file {path} is empty: rebuild it with trtbench build")
