@@ -196,8 +196,8 @@ class RunDocument:
 
 def read_text(p: Path) -> str:
     """A results or benchmark file's text; ``.gz`` files (how large evidence is committed) too."""
-    if p.suffix == ".gz":
-        with gzip.open(p, "rt", encoding="utf-8") as f:
+    if p.suffix == ".gz":  # utf-8-sig: a byte order mark is accepted (and dropped), packed or not
+        with gzip.open(p, "rt", encoding="utf-8-sig") as f:
             return f.read()
     return p.read_text(encoding="utf-8-sig")
 
