@@ -209,6 +209,7 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path):
         (("run", "--profile", "dyn:8,1,32"), ["min <= opt <= max"]),
         (("run", "-m", "mlp", "--minShapes", "nope:1x256", "--build-mode", "explicit"), ["nope"]),
         (("run", "-m", "mlp", "--minShapes", "features:1x256x3", "--build-mode", "explicit"), ["rank"]),
+        (("build", "--onnx", "resnet", "--minShapes", "nope:1x3x32x32"), ["input 'nope'"]),  # before TensorRT
         (("run", "--duration", "abc"), ["--duration"]),
         (("run", "--mode", "fast"), ["invalid choice"]),
         (("frobnicate",), ["invalid choice"]),
