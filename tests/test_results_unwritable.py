@@ -4,6 +4,7 @@ the lines written before, and the reader calls the run aborted, not running."""
 
 import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,17 @@ def test_a_writer_that_still_writes_is_running_and_one_that_closed_is_not(tmp_pa
     assert read_results(str(w.path)).status == "running"
     w.close()  # closed without an end line (a crash of the writing code)
     assert read_results(str(w.path)).status == "aborted"
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders "
+                    "(the folder-under-a-file case above fails for root too)")
+def test_a_read_only_results_folder_fails_in_one_line_before_measuring(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        assert main(RUN + ["--results", str(ro)]) == 2
+    finally:
+        ro.chmod(0o700)
+    out, line = _one_line_error(capsys)
+    assert "cannot write results" in line and "Permission denied" in line and "round 1" not in out, line
