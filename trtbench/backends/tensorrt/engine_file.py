@@ -19,7 +19,7 @@ from trtbench.errors import UserError
 from trtbench.gpu import cuda
 from trtbench.matrix.spec import InputRange, ShapeProfile, Variant
 from trtbench.models.inspect import ModelInfo, TensorInfo
-from trtbench.models.loading import ModelSource, unique_names
+from trtbench.models.loading import ModelSource, not_a_file, unique_names
 
 
 class PlanBackend(TensorRTBackend):
