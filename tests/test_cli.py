@@ -88,9 +88,19 @@ def _cannot_run_here(args):
     return None
 
 
+def _run_readme(command, cwd):
+    args = shlex.split(command)[1:]
+    if command.startswith(("pytest", "python -m pytest")):
+        args = args[2:] if command.startswith("python") else args
+        return args, subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                                    capture_output=True, text=True, cwd=cwd, timeout=600, env=_env())
+    return args, cli(*args, cwd=cwd, timeout=600)
+
+
 def _prepare(command, tmp_path):
     """The files a README command reads, in its working folder: the bench suite, committed results it names,
-    ``model.onnx`` (the built-in resnet), and what an earlier README command writes (``--saveEngine X``)."""
+    ``model.onnx`` (the built-in resnet), and what another README command writes (``--saveEngine X`` read by
+    ``run --engine X``, ``--results DIR`` read by ``report DIR``...), by running that command first."""
     shutil.copytree(ROOT / "bench", tmp_path / "bench", ignore=shutil.ignore_patterns("__pycache__"))
     from trtbench.models.builtin import builtin_model
 
@@ -100,11 +110,18 @@ def _prepare(command, tmp_path):
         src = ROOT / t
         if not t.startswith(("-", "/")) and t.startswith("results/") and src.exists():
             (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / t)
+    own = set(_values(tokens, OUTPUT_OPTIONS))
+    reads = [t for t in tokens if not t.startswith("-") and t not in own and not (tmp_path / t).exists()]
     for other in readme_commands():
-        made = _values(_tokens(shlex.split(other)[1:]), ("--saveEngine",))
-        if other != command and any(m in tokens for m in made):
-            r = cli(*shlex.split(other)[1:], cwd=tmp_path, timeout=600)
-            assert r.returncode == 0, (other, r.stdout[-2000:], r.stderr[-2000:])
+        made = [m.rstrip("/") for m in _values(_tokens(shlex.split(other)[1:]), OUTPUT_OPTIONS)]
+        if other == command or not any(r == m or r.startswith(m + "/") for r in reads for m in made):
+            continue
+        why = _cannot_run_here(shlex.split(other)[1:] if other.startswith("trtbench") else ["pytest"])
+        if why:
+            pytest.skip(f"reads what `{other}` writes, which cannot run here: {why}")
+        _, r = _run_readme(other, tmp_path)
+        assert r.returncode == 0, (other, r.stdout[-2000:], r.stderr[-2000:])
+        return
 
 
 @pytest.mark.parametrize("command", readme_commands())
@@ -117,12 +134,7 @@ def test_every_readme_command_runs(command, tmp_path):
     if why:
         pytest.skip(why)
     _prepare(command, tmp_path)
-    if command.startswith(("pytest", "python -m pytest")):
-        args = args[2:] if command.startswith("python") else args
-        r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], capture_output=True,
-                           text=True, cwd=tmp_path, timeout=600, env=_env())
-    else:
-        r = cli(*args, cwd=tmp_path, timeout=600)
+    args, r = _run_readme(command, tmp_path)
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
     assert "Traceback" not in r.stderr, r.stderr
     for out in _values(_tokens(args), OUTPUT_OPTIONS):
