@@ -147,16 +147,16 @@ def test_history_widens_the_interval_where_runs_wander():
 
     d = tempfile.mkdtemp()
 
-    def run(level, seed):  # run ids start with their UTC time: these are ordered by seed
+    def run(level, seed):  # runs are ordered by their creation time: written in the order of their seeds
         rng = np.random.default_rng(seed)
         trials = [[level * float(np.exp(rng.normal(0, 0.005)))] * 40 for _ in range(5)]
         return read_results(write_run(d, {"mlp": trials}, run_id=f"20260101-0000{seed:02d}-test"))
 
     spec = parse_specs(["compute.p50:3%"])
+    history = [run(level, 10 + i) for i, level in enumerate((0.95, 1.05, 0.99, 1.03))]
     base, cand = run(1.0, 50), run(1.04, 51)
     alone = compare_runs([base], [cand], spec).findings[0]
     assert alone.verdict == "regression" and "Welch" in alone.method
-    history = [run(level, 10 + i) for i, level in enumerate((0.95, 1.05, 0.99, 1.03))]
     f = compare_runs([base], [cand], spec, history=history).findings[0]
     assert f.verdict != "regression" and "between-run variance of 4 history runs" in f.method
     assert f.ci[1] - f.ci[0] > 3 * (alone.ci[1] - alone.ci[0])

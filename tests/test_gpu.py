@@ -169,15 +169,17 @@ def test_cold_caches_rotate_the_inputs_outside_the_timed_window():
     assert stages.rotations >= 50 and cold.queries == 50  # once per query (warm-up included), untimed
 
 
-def test_event_timer_without_transfers_times_compute_only():
+@pytest.mark.parametrize("mode", ["latency", "throughput"])
+def test_event_timer_without_transfers_times_compute_only(mode):
     from trtbench.gpu.event_timer import CudaEventStageTimer
 
     stages = _CopyStages(1 << 20)
     try:
-        raw = CudaEventStageTimer("latency").run(stages, LoopPlan(0.0, 10, 0.0, 10, data_transfers=False))
+        raw = CudaEventStageTimer(mode).run(stages, LoopPlan(0.0, 10, 0.0, 10, data_transfers=False))
     finally:
         stages.free()
-    assert raw.queries == 10 and raw.h2d == [] and raw.d2h == []
+    assert raw.queries == 10 and raw.h2d == [] and raw.d2h == [] and len(raw.compute) == 10
+    assert raw.timer.startswith(f"cuda-events:{mode}")
 
 
 def test_nvml_sampler_records_series_and_energy():

@@ -37,6 +37,14 @@ def test_expansion_rules_and_exclusions():
     assert sum("cannot run precision fp8" in r for r in reasons) == 4  # 2 modes x 2 batches
 
 
+def test_a_tensorrt_batch_outside_its_profile_is_excluded_by_the_matrix_on_any_machine():
+    """Plain matrix logic (moved from tests/test_tensorrt_real.py, where the gpu/tensorrt marks kept it from CI)."""
+    variants, excluded = expand(_m(backends=("tensorrt",), batches=(64,), build_modes=("explicit",),
+                                   profiles=(ShapeProfile("p", batch=(1, 8, 32)),)))
+    assert not variants and len(excluded) == 1
+    assert excluded[0].backend == "tensorrt" and "batch 64 is outside profile p" in excluded[0].reason
+
+
 def test_default_profile_spans_the_batches():
     variants, _ = expand(_m(batches=(1, 8, 32), build_modes=("explicit",)))
     assert {v.profile.batch for v in variants} == {(1, 8, 32)} and {v.profile.name for v in variants} == {"auto"}

@@ -110,16 +110,34 @@ def test_options_are_the_clis_and_bad_input_is_a_usage_error(suite):
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
 
 
-def test_benchmark_compare_fail_still_works(suite):
-    res, _ = _json(suite, "--trtbench-backend", "onnxruntime", "--trtbench-batch", "1", "--trtbench-build-mode",
-                   "implicit", "--benchmark-save=base", "--benchmark-storage", str(suite.path / "store"))
+def test_benchmark_compare_fail_still_works(suite, monkeypatch):
+    """A saved run, compared with a rerun: a threshold the rerun cannot reach passes; a rerun whose compute is
+    made ~20 ms slower (a sleep in the backend's compute stage) is a regression pytest-benchmark reports."""
+    import time
+
+    from trtbench.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    one = ("-p", "no:cacheprovider", "--trtbench-backend", "onnxruntime", "--trtbench-batch", "1",
+           "--trtbench-build-mode", "implicit", "--trtbench-no-accuracy", "--benchmark-storage", str(suite.path / "store"))
+    res, _ = _json(suite, *one[2:], "--benchmark-save=base")
     res.assert_outcomes(passed=1)
-    again = suite.runpytest_inprocess("-p", "no:cacheprovider", "--trtbench-backend", "onnxruntime",
-                                      "--trtbench-batch", "1", "--trtbench-build-mode", "implicit",
-                                      "--benchmark-storage", str(suite.path / "store"), "--benchmark-compare",
-                                      "--benchmark-compare-fail=min:1000000%")
+    again = suite.runpytest_inprocess(*one, "--benchmark-compare", "--benchmark-compare-fail=min:1000000%")
     again.assert_outcomes(passed=1)
-    assert again.ret == 0
+    assert again.ret == 0 and "Performance has regressed" not in again.stdout.str() + again.stderr.str()
+    real = OnnxRuntimeBackend._compute
+
+    def slow(self, stream):
+        time.sleep(0.02)
+        return real(self, stream)
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "_compute", slow)
+    try:
+        worse = suite.runpytest_inprocess(*one, "--benchmark-compare", "--benchmark-compare-fail=min:100%")
+        text = worse.stdout.str() + worse.stderr.str()
+        failed = worse.ret != 0
+    except Exception as exc:  # pytest-benchmark raises PerformanceRegression from its terminal summary
+        text, failed = f"{type(exc).__name__}: {exc}", True
+    assert failed and ("Performance has regressed" in text or "PerformanceRegression" in text), text[-3000:]
 
 
 def test_xdist_workers_merge_into_one_report(suite):

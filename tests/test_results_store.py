@@ -51,9 +51,16 @@ def test_every_event_is_appended_and_nothing_is_rewritten(tmp_path):
 
 
 def test_a_run_without_an_end_says_what_happened(tmp_path):
-    mine = write_run(tmp_path / "mine", {"mlp": [[1.0] * 10]}, finish=None)  # this process is the writer
+    w = ResultsWriter(str(tmp_path / "mine"), HEADER)  # this process is the writer, and still writes
+    v = variant_of("mlp")
+    w.variant(VariantRecord(v, v.id, "ok", planned_trials=1))
+    w.trial(v.id, trial_of([1.0] * 10))
+    mine = str(w.path)
     doc = read_results(mine)
     assert doc.status == "running" and "still running" in doc.warnings[0]
+    w.close()  # gone without an end line, its process alive: it stopped writing
+    doc = read_results(mine)
+    assert doc.status == "aborted" and "stopped writing" in doc.warnings[0]
     lines = _lines(mine)
     head = json.loads(lines[0])
     head["writer"]["host"] = "another-host"
@@ -88,7 +95,7 @@ def test_a_truncated_last_line_is_tolerated_and_damage_elsewhere_is_not(tmp_path
     cut = "".join(lines[:3]) + lines[3][:25]  # header, variant, trial 0, half of trial 1
     Path(path).write_text(cut)
     doc = read_results(path)
-    assert doc.records[0].trial_values("compute") == [1.0] and doc.status == "running"  # this process wrote it
+    assert doc.records[0].trial_values("compute") == [1.0] and doc.status == "aborted"  # its writer has closed it
     assert "incomplete" in doc.records[0].quality  # 1 of 2 planned trials
     Path(path).write_text("".join(lines[:2]) + lines[3][:25] + "\n" + lines[2])  # a broken line before others
     with pytest.raises(DamagedResults, match="line 3 is not valid JSON"):

@@ -69,6 +69,9 @@ def _load_failure(exc: Exception, where: str, precision: str) -> VariantSkipped:
     in onnxruntime's words, which name the operator), or a model it cannot load."""
 
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    too_new = _too_new(text)
+    if too_new:
+        return NotApplicable(too_new)
     if "NOT_IMPLEMENTED" in text:
         return VariantSkipped(f"onnxruntime's {where} provider cannot run this {precision} model: "
                               f"{text.split('NOT_IMPLEMENTED : ')[-1]}")
@@ -77,6 +80,23 @@ def _load_failure(exc: Exception, where: str, precision: str) -> VariantSkipped:
         return VariantSkipped(f"onnxruntime's {where} provider cannot run this {precision} model: no kernel for "
                               f"{unplaced.group(1)} (node {unplaced.group(2)}) in these types")
     return NotApplicable(f"onnxruntime cannot load this model: {text}")
+
+
+def _too_new(text: str) -> Optional[str]:
+    """onnxruntime's refusal of an opset or IR version it does not know (a C++ signature, then the facts) as one
+    line: what the model has, what this onnxruntime reads, how to fix it."""
+    version = getattr(_ort(), "__version__", "?")
+    m = re.search(r"Opset (\d+) is under development.*support for domain (\S+) is till opset (\d+)", text)
+    if m:
+        have, domain, top = m.group(1), m.group(2).rstrip("."), m.group(3).rstrip(".")
+        return (f"the model's opset {have} (domain {domain}) is newer than onnxruntime {version} reads (up to opset "
+                f"{top}): re-export the model at opset {top} or lower, or install a newer onnxruntime")
+    m = re.search(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)", text)
+    if m:
+        return (f"the model's IR version {m.group(1)} is newer than onnxruntime {version} reads (up to IR version "
+                f"{m.group(2)}): re-export or convert the model to IR version {m.group(2)} or lower, or install a "
+                f"newer onnxruntime")
+    return None
 
 
 class _Handoff:

@@ -15,6 +15,7 @@ from trtbench.config.parse import parse_batches, parse_shapes
 from trtbench.errors import UserError
 from trtbench.matrix.expand import with_load_axes
 from trtbench.report.summary import safe, summary_table
+from trtbench.run.measure import host_timer_note
 from trtbench.run.plan import plan_matrix
 from trtbench.run.session import RunSession, plain_arm
 
@@ -35,11 +36,19 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def _progress(quiet: bool):
+def _progress(quiet: bool, cuda_graph_asked: bool = False):
+    described = []
+
     def say(kind, info):
         if kind == "warning":
             print(f"trtbench: warning: {info['message']}", file=sys.stderr, flush=True)
             return
+        if kind == "described":
+            described.append(info["record"])
+        elif kind == "round" and info["round"] == 0:  # the build pass is over: say what the host timer leaves aside
+            note = host_timer_note(described, cuda_graph_asked)
+            if note:
+                print(f"trtbench: note: {note}", file=sys.stderr, flush=True)
         if quiet:
             return
         if kind == "described":
@@ -90,7 +99,7 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     session = RunSession([plain_arm(variants, settings)], results_dir,
                          command=shlex.join(["trtbench"] + sys.argv[1:]), matrices=[matrix_doc],
-                         excluded=[[e.to_dict() for e in excluded]], progress=_progress(args.quiet))
+                         excluded=[[e.to_dict() for e in excluded]], progress=_progress(args.quiet, bool(args.cuda_graph)))
     outcome = session.run()
     records = outcome.records
     print(summary_table(records, [e.to_dict() for e in excluded]))

@@ -9,15 +9,35 @@ it is loaded (reports show it) and a gate that needs trials says it cannot judge
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional
 
+import jsonschema
+
+import trtbench.results
 from trtbench.errors import UserError
 from trtbench.matrix.spec import Variant
 from trtbench.models.loading import ModelSource
 from trtbench.results.record import DamagedResults, Stats, Trial, VariantRecord
-from trtbench.results.store import RunDocument, finalize, find_result_files, parse_results, read_text
+from trtbench.results.store import RunDocument, finalize, find_result_files, parse_results, read_text, schema
 from trtbench.timing.samples import RawSamples
+
+
+@lru_cache(maxsize=1)
+def _pytest_benchmark_validator():
+    own = json.loads(Path(trtbench.results.__file__).with_name("schema-pytest-benchmark.json").read_text("utf-8"))
+    defs = dict(schema()["$defs"], **own["$defs"])  # trials and specs as the results schema has them
+    return jsonschema.Draft202012Validator({"$ref": "#/$defs/pytest_benchmark", "$defs": defs})
+
+
+def check_pytest_benchmark(doc, source: str) -> None:
+    """Fail closed on pytest-benchmark JSON whose parts trtbench reads have the wrong types (deeply)."""
+    e = jsonschema.exceptions.best_match(_pytest_benchmark_validator().iter_errors(doc))
+    if e is not None:
+        where = "/".join(str(p) for p in e.path) or "(top level)"
+        raise DamagedResults(f"{source} is pytest-benchmark JSON with a damaged part: at {where}: {e.message[:200]}; "
+                             f"the file is damaged or was edited by hand")
 
 
 def _foreign_variant(name: str) -> Variant:
@@ -25,21 +45,13 @@ def _foreign_variant(name: str) -> Variant:
 
 
 def _trials_from_extra(info: dict, where: str) -> List[Trial]:
-    out = []
-    for i, t in enumerate(info.get("trials") or []):
-        if not isinstance(t, dict):
-            raise DamagedResults(f"{where}: trial {i} is not an object: the file is damaged")
-        out.append(Trial.from_dict(t, f"{where} trial {i}"))
-    return out
+    return [Trial.from_dict(t, f"{where} trial {i}") for i, t in enumerate(info.get("trials") or [])]
 
 
 def _plain_trial(stats: dict, where: str) -> Optional[Trial]:
     """A plain pytest-benchmark entry as one pseudo-trial of its e2e time (seconds -> ms), for reports."""
     keys = ("min", "max", "mean", "stddev", "median", "iqr")
-    vals = {k: stats.get(k) for k in keys if k in stats}
-    for k, v in vals.items():
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not v == v:
-            raise DamagedResults(f"{where}: stats.{k} is {v!r}, not a number: the file is damaged")
+    vals = {k: stats.get(k) for k in keys if k in stats}  # numbers >= 0 (check_pytest_benchmark)
     if "median" not in vals:
         return None
     st = Stats(n=int(stats.get("rounds") or 0), min=vals.get("min", float("nan")) * 1e3,
@@ -50,18 +62,12 @@ def _plain_trial(stats: dict, where: str) -> Optional[Trial]:
 
 
 def from_pytest_benchmark(doc: dict, source: str) -> RunDocument:
+    check_pytest_benchmark(doc, source)
     records: List[VariantRecord] = []
-    benches = doc.get("benchmarks")
-    if not isinstance(benches, list):
-        raise DamagedResults(f"{source}: \"benchmarks\" is not a list: the file is damaged")
-    for i, b in enumerate(benches):
+    for i, b in enumerate(doc["benchmarks"]):
         where = f"{source} benchmark {i}"
-        if not isinstance(b, dict):
-            raise DamagedResults(f"{where} is not an object: the file is damaged")
         info = b.get("extra_info") or {}
-        name = b.get("param") or b.get("name")
-        if not isinstance(name, str) or not name:
-            raise DamagedResults(f"{where} has no name: the file is damaged")
+        name = b.get("param") or b["name"]
         spec = info.get("trtbench_variant")
         variant = Variant.from_dict(spec) if isinstance(spec, dict) else _foreign_variant(name)
         vid = info.get("trtbench_id") or (spec or {}).get("id") or name
@@ -78,8 +84,6 @@ def from_pytest_benchmark(doc: dict, source: str) -> RunDocument:
     tb = doc.get("trtbench") or {}
     for status in ("failed", "skipped"):
         for item in tb.get(status, []):
-            if not isinstance(item, dict) or not item.get("id"):
-                raise DamagedResults(f"{source}: a {status} entry has no id: the file is damaged")
             records.append(VariantRecord(_foreign_variant(str(item["id"])), str(item["id"]), status,
                                          str(item.get("reason") or status)))
     machine = dict(doc.get("machine_info") or {})

@@ -52,6 +52,7 @@ from trtbench.config.parse import (TOLERANCE_RULES, batch_profile, parse_shapes,
 from trtbench.config.runfields import run_values_from_toml
 from trtbench.errors import UserError
 from trtbench.matrix.spec import PRECISIONS, ShapeProfile
+from trtbench.models.loading import not_a_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -110,9 +111,9 @@ def _is_relative_path(ref: str) -> bool:
 def _read(path: str) -> Dict[str, Any]:
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"matrix file {path} does not exist: check the path")
-    try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
+        raise UserError(not_a_file(path, "matrix file", "pass the .toml file itself"))
+    try:  # utf-8-sig: a byte order mark (Windows editors write one) is no TOML syntax error
+        return tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"matrix file {path} is not valid TOML ({exc}): fix the syntax") from None
     except OSError as exc:

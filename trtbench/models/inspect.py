@@ -64,7 +64,7 @@ def _tensor_info(vi: onnx.ValueInfoProto) -> TensorInfo:
     dims: List[Dim] = []
     if tt.HasField("shape"):
         for d in tt.shape.dim:
-            if d.HasField("dim_value") and d.dim_value > 0:
+            if d.HasField("dim_value") and d.dim_value >= 0:  # 0 is a size (an empty tensor), not unknown
                 dims.append(int(d.dim_value))
             elif d.HasField("dim_param") and d.dim_param:
                 dims.append(d.dim_param)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,8 +45,25 @@ def resolve_model(ref: str) -> ModelSource:
                         f"or the path of an .onnx file")
     path = Path(ref)
     if not path.is_file():
-        raise UserError(f"model file {ref} does not exist: check the path")
+        raise UserError(not_a_file(ref, "model file", "pass the .onnx file itself"))
     return ModelSource(name=_model_name(path), path=str(path))
+
+
+def not_a_file(path: str, what: str, fix: str) -> str:
+    """Why ``path`` (which is not a regular file) cannot be read as ``what``: missing, a folder, a named pipe..."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        dangling = os.path.islink(path)
+        return f"{what} {path} does not exist{' (a link to a missing file)' if dangling else ''}: check the path"
+    except OSError as exc:
+        return f"{what} {path} cannot be read ({exc.strerror or exc}): check the path and its permissions"
+    if stat.S_ISDIR(mode):
+        return f"{path} is a folder, not a {what}: {fix}"
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    return f"{path} is {kind}, not a {what}: save it to a regular file first and pass that (trtbench reads it whole, " \
+           f"more than once)"
 
 
 def _model_name(path: Path) -> str:
@@ -58,7 +76,7 @@ def load_onnx(path: str) -> onnx.ModelProto:
     files are read from the model's own folder (never the working directory) into the returned model."""
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"model file {path} does not exist: check the path")
+        raise UserError(not_a_file(path, "model file", "pass the .onnx file itself"))
     data = p.read_bytes()
     if not data:
         raise UserError(f"model file {path} is empty: re-export the model")

@@ -115,9 +115,9 @@ def make_dynamic(model: onnx.ModelProto, symbol: str = BATCH_SYMBOL) -> onnx.Mod
             _set_dim(dims[0], symbol)
     del m.graph.value_info[:]
     probe = old_batch + 1
-    probe_shapes = {vi.name: [probe if i == 0 and vi.name in layout.inputs else (d.dim_value or 1)
-                              for i, d in enumerate(_dims(vi))] for vi in graph_inputs(m)}
-    conflict = shape_conflict(m, probe_shapes) or run_conflict(m, probe_shapes, probe)
+    at = {b: {vi.name: [b if i == 0 and vi.name in layout.inputs else (d.dim_value or 1)
+                        for i, d in enumerate(_dims(vi))] for vi in graph_inputs(m)} for b in (probe, old_batch)}
+    conflict = shape_conflict(m, at[probe]) or run_conflict(m, at[probe], probe, reference=at[old_batch])
     if conflict:
         raise NotApplicable(f"the model's batch is pinned at {old_batch}: at batch {probe} shape inference "
                             f"says {conflict}; re-export it with a dynamic batch axis")
@@ -125,10 +125,14 @@ def make_dynamic(model: onnx.ModelProto, symbol: str = BATCH_SYMBOL) -> onnx.Mod
 
 
 def run_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]], batch: int,
-                 max_params: int = 50_000_000) -> Optional[str]:
+                 max_params: int = 50_000_000, reference: Optional[Dict[str, Sequence[int]]] = None) -> Optional[str]:
     """The runtime check: run the model once at ``shapes`` on onnxruntime (zeros) and see whether every
     output follows the batch. Catches pins ONNX's static inference cannot see (shapes computed from
-    constants). Skipped for models over ``max_params`` parameters."""
+    constants). Skipped for models over ``max_params`` parameters.
+
+    Only a failure that depends on the batch is a verdict: a session onnxruntime cannot create (an operator
+    without a kernel for these types, an opset it does not know) fails at every batch, and so does a run that
+    also fails at the ``reference`` shapes (the exported batch); those are left to the backend to report."""
     if sum(int(np.prod(t.dims)) for t in model.graph.initializer) > max_params:
         return None
     try:
@@ -137,13 +141,24 @@ def run_conflict(model: onnx.ModelProto, shapes: Dict[str, Sequence[int]], batch
         return None
 
     info = inspect_model(model)
-    feeds = {t.name: np.zeros(shapes[t.name], dtype=np.dtype(t.dtype)) for t in info.inputs}
+
+    def feeds(at):
+        return {t.name: np.zeros(at[t.name], dtype=np.dtype(t.dtype)) for t in info.inputs}
+
     try:
         opts = ort.SessionOptions()
         opts.log_severity_level = 4
         sess = ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
-        outs = sess.run(None, feeds)
+    except Exception:  # not about the batch: the backend says what it is when it loads the model
+        return None
+    try:
+        outs = sess.run(None, feeds(shapes))
     except Exception as exc:
+        if reference is not None:
+            try:
+                sess.run(None, feeds(reference))
+            except Exception:
+                return None  # it fails at the exported batch too: not a pin
         text = str(exc).strip().splitlines()
         return f"onnxruntime fails at that batch ({text[0][:200] if text else type(exc).__name__})"
     for o, value in zip(info.outputs, outs):

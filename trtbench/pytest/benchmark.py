@@ -74,9 +74,15 @@ def standard_series(record: VariantRecord) -> List[float]:
     return [x / 1e3 for x in ms]
 
 
+#: the timer's name in pytest-benchmark's JSON ("options"), in a plain run and under xdist alike
+REPLAY_TIMER = "trtbench_replay"
+
+
 class ReplayTimer:
     """A clock for pytest-benchmark's runner that advances by one measured sample per round: each
     round's ``end - start`` is exactly one of trtbench's measured query times."""
+
+    __name__ = REPLAY_TIMER  # what pytest-benchmark writes for the timer (a function's name)
 
     def __init__(self, samples_s: List[float]) -> None:
         self.samples = samples_s
@@ -93,6 +99,10 @@ class ReplayTimer:
 def feed_benchmark(benchmark, record: VariantRecord) -> None:
     """Put a measured record into pytest-benchmark's fixture (stats + extra_info)."""
     benchmark.extra_info.update(extra_info(record))
+    # the params as JSON can hold them (pytest-benchmark writes an object as "UNSERIALIZABLE[...]"): the variant id,
+    # as the xdist controller writes them too
+    benchmark.params = {k: (v.id if isinstance(v, Variant) else v) for k, v in (benchmark.params or {}).items()} \
+        if getattr(benchmark, "params", None) is not None else None
     samples = standard_series(record)
     if getattr(benchmark, "disabled", False):
         benchmark.pedantic(lambda: None, rounds=1, iterations=1)

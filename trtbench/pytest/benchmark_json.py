@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Dict
 
-from trtbench.pytest.benchmark import extra_info, standard_series, unmeasured
+from trtbench.pytest.benchmark import REPLAY_TIMER, extra_info, standard_series, unmeasured
 from trtbench.results.store import RunDocument
 
 #: test nodeids the controller saw in the workers' reports, by variant id (filled by the plugin)
@@ -30,6 +30,12 @@ def benchmark_json(config, session, doc: RunDocument) -> dict:
     hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine_info)
     commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
     hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+    # the options a plain run's fixture records (pytest-benchmark's, from the same command line)
+    options = {"disable_gc": config.getoption("benchmark_disable_gc"), "timer": REPLAY_TIMER,
+               "min_rounds": config.getoption("benchmark_min_rounds"),
+               "max_time": float(config.getoption("benchmark_max_time")),
+               "min_time": float(config.getoption("benchmark_min_time")),
+               "warmup": config.getoption("benchmark_warmup") and config.getoption("benchmark_warmup_iterations")}
     benches = []
     for r in doc.records:
         if not r.ok:
@@ -40,9 +46,7 @@ def benchmark_json(config, session, doc: RunDocument) -> dict:
         fixture = SimpleNamespace(name=name, fullname=nodeid, group=None, param=r.id,
                                   params={"trtbench_variant": r.id}, extra_info=extra_info(r), cprofile_stats=None,
                                   has_error=False)
-        meta = Metadata(fixture, iterations=1, options={"disable_gc": False, "timer": "trtbench replay",
-                                                        "min_rounds": len(samples), "max_time": 0.0,
-                                                        "min_time": 0.0, "warmup": False})
+        meta = Metadata(fixture, iterations=1, options=options)
         for x in samples:
             meta.stats.update(x)
         benches.append(meta)

@@ -28,7 +28,7 @@ import jsonschema
 
 from trtbench.atomic_files import write_atomically
 from trtbench.errors import UserError
-from trtbench.results import SCHEMA_NAME, SCHEMA_VERSION
+from trtbench.results import SCHEMA_NAME, SCHEMA_VERSION, writerlock
 from trtbench.results.quality import assess
 from trtbench.results.record import DamagedResults, Trial, VariantRecord
 
@@ -73,7 +73,19 @@ def atomic_write_json(path: Path, doc) -> None:
     write_atomically(path, (json.dumps(clean(doc), indent=1, allow_nan=False) + "\n").encode("utf-8"))
 
 
-def _unwritable(path: Path, exc: OSError) -> ResultsWriteError:
+def _not_a_folder(results_dir: Path) -> Optional[Path]:
+    """The first of ``results_dir`` and its parents that exists and is not a folder (a file, /dev/null)."""
+    for p in (results_dir, *results_dir.parents):
+        if os.path.lexists(p):
+            return None if p.is_dir() else p
+    return None
+
+
+def _unwritable(path: Path, exc: OSError, results_dir: Optional[Path] = None) -> ResultsWriteError:
+    blocker = _not_a_folder(results_dir) if results_dir is not None else None
+    if blocker is not None:
+        return ResultsWriteError(f"cannot write results under {results_dir}: {blocker} is not a folder; pass "
+                                 f"--results with a folder (it is created if missing)")
     why = exc.strerror or type(exc).__name__
     return ResultsWriteError(f"cannot write results to {path} ({why}): pass --results with a writable folder "
                              f"that has free space")
@@ -95,9 +107,12 @@ class ResultsWriter:
             raise ResultsWriteError(f"{self.path} exists already: results of another run; pick another --results "
                                     f"folder or run id") from None
         except OSError as exc:
-            raise _unwritable(self.path, exc) from None
+            raise _unwritable(self.path, exc, Path(results_dir)) from None
+        writer = {"host": socket.gethostname(), "pid": os.getpid()}
+        if writerlock.hold(self._f.fileno()):  # held while this writer writes: readers tell running from gave up
+            writer["lock"] = "flock"
         head = {"event": "header", "schema": SCHEMA_NAME, "schema_version": SCHEMA_VERSION, "run_id": self.run_id,
-                "created": datetime.now(timezone.utc).isoformat(timespec="microseconds"), "writer": {"host": socket.gethostname(), "pid": os.getpid()}}
+                "created": datetime.now(timezone.utc).isoformat(timespec="microseconds"), "writer": writer}
         head.update(header)
         self._line(head)
 
@@ -105,13 +120,26 @@ class ResultsWriter:
     def directory(self) -> Path:
         return self.path.parent
 
+    def _write(self, text: str) -> None:
+        self._f.write(text)
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
     def _line(self, doc) -> None:
+        if self._f.closed:
+            raise ResultsWriteError(f"{self.path} was closed after a failed write: nothing more can be added")
         try:
-            self._f.write(dumps(doc) + "\n")
-            self._f.flush()
-            os.fsync(self._f.fileno())
-        except OSError as exc:
+            self._write(dumps(doc) + "\n")
+        except OSError as exc:  # disk full, quota, I/O error: the lines before stand; this writer gives up
+            self.close()
             raise _unwritable(self.path, exc) from None
+
+    def close(self) -> None:
+        """Close the file (and let go of the writer's lock) without an end line."""
+        try:
+            self._f.close()
+        except OSError:  # the buffered rest of a failed line could not be flushed either: it is lost
+            pass
 
     def variant(self, record: VariantRecord) -> None:
         d = record.to_dict()
@@ -130,10 +158,12 @@ class ResultsWriter:
         if self.finished:
             return
         self.finished = True
+        if self._f.closed:  # a write failed before: no end line can follow it
+            return
         try:
             self._line({"event": "end", "status": status, "finished": utc_now(), "reason": reason})
         finally:
-            self._f.close()
+            self.close()
 
 
 # ---- reading ---------------------------------------------------------------------------------------
@@ -166,8 +196,8 @@ class RunDocument:
 
 def read_text(p: Path) -> str:
     """A results or benchmark file's text; ``.gz`` files (how large evidence is committed) too."""
-    if p.suffix == ".gz":
-        with gzip.open(p, "rt", encoding="utf-8") as f:
+    if p.suffix == ".gz":  # utf-8-sig: a byte order mark is accepted (and dropped), packed or not
+        with gzip.open(p, "rt", encoding="utf-8-sig") as f:
             return f.read()
     return p.read_text(encoding="utf-8-sig")
 
@@ -185,18 +215,6 @@ def _schema_error(doc, ref: str, version: int) -> Optional[str]:
         return None
     where = "/".join(str(p) for p in e.path) or "(top level)"
     return f"at {where}: {e.message[:200]}"
-
-
-def _pid_alive(writer: Mapping) -> Optional[bool]:
-    if writer.get("host") != socket.gethostname() or not isinstance(writer.get("pid"), int):
-        return None
-    try:
-        os.kill(writer["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _gpu_timed(rec: VariantRecord) -> bool:
@@ -270,10 +288,8 @@ def assemble(source: str, lines: Iterator[str]) -> RunDocument:
     if end is not None:
         status = end["status"]
     else:
-        alive = _pid_alive(header.get("writer") or {})
-        status = "running" if alive else ("aborted" if alive is False else "incomplete")
-        warnings.append(f"{source}: the run has no end ({'still running' if alive else 'killed or crashed'}): "
-                        f"its records are what was measured before that")
+        status, why = writerlock.without_end(header.get("writer") or {}, Path(source))
+        warnings.append(f"{source}: the run has no end ({why}): its records are what was measured before that")
     if end is not None and end["status"] != "complete":
         warnings.append(f"{source}: the run was {end['status']}" + (f" ({end['reason']})" if end.get("reason") else ""))
     return RunDocument(source, header["run_id"], status, header["machine"], settings, header.get("matrix") or {},

@@ -19,6 +19,7 @@ from trtbench.config.configure import configure
 from trtbench.config.options import ALL_OPTIONS, add_argparse_options
 from trtbench.config.parse import strict_int
 from trtbench.errors import UserError
+from trtbench.run.measure import host_timer_note
 from trtbench.run.plan import plan_matrix
 from trtbench.run.protocol import Arm
 from trtbench.run.session import RunSession
@@ -64,7 +65,7 @@ def interleaved_ab(common: dict, a_text: str, b_text: str, rounds_text, results_
                          matrices=[dict(ma.to_dict(), ab_side="A"), dict(mb.to_dict(), ab_side="B")],
                          excluded=[[e.to_dict() for e in ea], [e.to_dict() for e in eb]],
                          protocol_extra={"ab_job": job, "ab_rounds": rounds},
-                         progress=_progress)
+                         progress=_progress())
     outcome = session.run()
     if outcome.status != "complete":
         print(f"trtbench ab: {outcome.status}; the rounds measured so far are in {outcome.arms[0].path} and "
@@ -73,7 +74,21 @@ def interleaved_ab(common: dict, a_text: str, b_text: str, rounds_text, results_
     return outcome.arms[0].path, outcome.arms[1].path
 
 
-def _progress(kind: str, info: dict) -> None:
+def _progress():
+    described = []
+
+    def say(kind: str, info: dict) -> None:
+        if kind == "described":
+            described.append(info["record"])
+        if kind == "round" and info["round"] == 0:
+            note = host_timer_note(described, False)
+            if note:
+                print(f"trtbench: note: {note}", file=sys.stderr, flush=True)
+        _say(kind, info)
+    return say
+
+
+def _say(kind: str, info: dict) -> None:
     if kind == "round":
         print(f"ab round {info['round'] + 1}/{info['rounds']}", flush=True)
     elif kind == "warning":

@@ -88,12 +88,29 @@ def timing_facts(backend: Backend, settings: RunSettings) -> dict:
     if v.under_load:
         return load_facts(backend, settings)
     timer = backend.stage_timer()
-    return {"timer": getattr(timer, "name", "host"), "mode": getattr(timer, "mode", "latency"),
-            "cuda_graph": bool(getattr(timer, "cuda_graph", False)), "spin_wait": bool(getattr(timer, "spin_wait", False)),
-            "data_transfers": settings.data_transfers, "cold": settings.cold, "trials": settings.trials,
-            "isolation": settings.isolation, "warmup_ms": settings.warmup_ms, "duration_s": settings.duration_s,
-            "percentiles": "nearest-rank, as trtexec (no interpolation)",
-            "headline": "median over trials of the trial medians; spread = CV of the trial medians"}
+    facts = {"timer": getattr(timer, "name", "host"), "mode": getattr(timer, "mode", "latency"),
+             "cuda_graph": bool(getattr(timer, "cuda_graph", False)), "spin_wait": bool(getattr(timer, "spin_wait", False)),
+             "data_transfers": settings.data_transfers, "cold": settings.cold, "trials": settings.trials,
+             "isolation": settings.isolation, "warmup_ms": settings.warmup_ms, "duration_s": settings.duration_s,
+             "percentiles": "nearest-rank, as trtexec (no interpolation)",
+             "headline": "median over trials of the trial medians; spread = CV of the trial medians"}
+    if facts["mode"] != settings.mode:  # the host timer runs one query at a time, synchronously
+        facts["ignored"] = {"mode": settings.mode}
+    return facts
+
+
+def host_timer_note(records, cuda_graph_asked: bool) -> Optional[str]:
+    """One line for the console when the host timer (a CPU backend) leaves GPU timing options aside: ``--mode
+    throughput`` (recorded in the records' ``timing.ignored``) and an explicit ``--cuda-graph``."""
+    host = [r for r in records if r.status == "ok" and r.timing.get("timer") == "host"]
+    moded = [r for r in host if (r.timing.get("ignored") or {}).get("mode")]
+    what = (["--mode throughput"] if moded else []) + (["--cuda-graph"] if cuda_graph_asked and host else [])
+    if not what:
+        return None
+    n = len(host) if cuda_graph_asked else len(moded)
+    return (f"{n} variant(s) run on the host timer (a CPU backend), which times one query at a time, synchronously, "
+            f"without CUDA graphs: {' and '.join(what)} {'do' if len(what) > 1 else 'does'} not apply to them (their "
+            f"records say timing.mode latency, timing.cuda_graph false)")
 
 
 def load_facts(backend: Backend, settings: RunSettings) -> dict:

@@ -19,7 +19,7 @@ from trtbench.errors import UserError
 from trtbench.gpu import cuda
 from trtbench.matrix.spec import InputRange, ShapeProfile, Variant
 from trtbench.models.inspect import ModelInfo, TensorInfo
-from trtbench.models.loading import ModelSource, unique_names
+from trtbench.models.loading import ModelSource, not_a_file, unique_names
 
 
 class PlanBackend(TensorRTBackend):
@@ -38,7 +38,7 @@ class PlanBackend(TensorRTBackend):
 def read_plan(path: str) -> bytes:
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"engine file {path} does not exist: check the path, or build one with trtbench build")
+        raise UserError(not_a_file(path, "engine file", "pass the plan file itself, or build one with trtbench build"))
     data = p.read_bytes()
     if not data:
         raise UserError(f"engine file {path} is empty: rebuild it with trtbench build")
