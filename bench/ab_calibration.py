@@ -1,9 +1,10 @@
 """Calibrating ``trtbench ab`` on real runs: A/A jobs must not fail; real slowdowns must be caught.
 
 - A/A: ``--aa-jobs`` jobs of ``trtbench ab`` with identical sides over a >= 3-variant matrix.
-- Slowdowns: ``--slow-jobs`` jobs pairing the calibration base model with two models that carry extra GPU
+- Slowdowns: ``--slow-jobs`` jobs pairing calibration base models with two models that carry extra GPU
   work (``bench/calib_models.py``: a wider first MatMul), the ones whose measured slowdown (independent clock,
-  ``bench/clock_check.py``) is closest to 2% and to 5%: A = base, base copy; B = the 2% model, the 5% one.
+  ``bench/clock_check.py``) is closest to 2% and to 5%: A = their bases (a copy where both share one);
+  B = the 2% model, the 5% one.
 Each job is a real ``interleaved_ab`` run (fresh worker processes per round and side, ABBA), gated with
 ab's default rules, exactly what ``trtbench ab`` does; the jobs run one after another in this process
 (one process start and one preload for all jobs, which saves device time; the measured processes are
@@ -29,14 +30,19 @@ from trtbench.compare.rules import AB_DEFAULT_SPECS, parse_specs  # noqa: E402
 from trtbench.run.ab import interleaved_ab  # noqa: E402
 
 
+def family(name: str) -> str:
+    """``calib`` of ``calib_k64``, ``calib8`` of ``calib8_k32``: the models that share a base."""
+    return name.split("_")[0]
+
+
 def pick_sizes(clock: dict, batch: str = "2048"):
     """(model for ~2%, its ratio), (model for ~5%, its ratio) from the independent clock's medians of the
-    calibration plans at ``batch``."""
-    med = {r["plan"]: r["bare_median_ms"] for r in clock["plans"] if r["bare_median_ms"]
-           and r["plan"].split(".plan")[0].endswith(f"-b{batch}")}
-    base = next(v for k, v in med.items() if k.startswith(("calib_base-", "calib_base.")))
-    ratios = {k.split("-")[0].split(".")[0]: v / base for k, v in med.items()
-              if k.startswith("calib_") and not k.startswith(("calib_base-", "calib_base."))}
+    calibration plans at ``batch``, each model over the base of its own family (``calib_base``,
+    ``calib8_base``)."""
+    med = {r["plan"].split("-")[0].split(".")[0]: r["bare_median_ms"] for r in clock["plans"] if r["bare_median_ms"]
+           and r["plan"].startswith("calib") and r["plan"].split(".plan")[0].endswith(f"-b{batch}")}
+    ratios = {k: v / med[f"{family(k)}_base"] for k, v in med.items()
+              if "_base" not in k and f"{family(k)}_base" in med}
     two = min(ratios, key=lambda k: abs(ratios[k] - 1.02))
     five = min((k for k in ratios if k != two), key=lambda k: abs(ratios[k] - 1.05))
     return (two, ratios[two]), (five, ratios[five]), ratios
@@ -73,6 +79,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     m = Path(args.models)
     (two, r2), (five, r5), ratios = pick_sizes(json.loads(Path(args.clock).read_text()), args.slow_batch)
+    # A: each slower model's own base (the two bases differ by name, so the pair gives two variants)
+    a_two = f"{family(two)}_base.onnx"
+    a_five = f"{family(five)}_base.onnx" if family(five) != family(two) else f"{family(five)}_base_c.onnx"
     aa_models = ",".join(str(m / x) if x.endswith(".onnx") else x for x in args.aa_models.split(","))
     jobs = []
     t0 = time.perf_counter()
@@ -81,7 +90,7 @@ def main() -> None:
             side = f"-m {aa_models} --batch {args.aa_batch}"
             jobs.append(job("aa", k, side, side, args.rounds, flags, out))
         if k < args.slow_jobs:
-            jobs.append(job("slow", k, f"-m {m / 'calib_base.onnx'},{m / 'calib_base_c.onnx'} --batch {args.slow_batch}",
+            jobs.append(job("slow", k, f"-m {m / a_two},{m / a_five} --batch {args.slow_batch}",
                             f"-m {m / (two + '.onnx')},{m / (five + '.onnx')} --batch {args.slow_batch}", args.rounds,
                             flags, out))
         # every job is kept as it ends: a call that runs out of time still has the jobs it finished
@@ -91,7 +100,8 @@ def main() -> None:
     slow = [j for j in jobs if j["kind"] == "slow"]
 
     def caught(j, pos):
-        key = next(k for k in j["findings"] if k.startswith(("calib_base-", "calib_base_c-")[pos]) and "compute" in k)
+        name = (a_two, a_five)[pos][:-len(".onnx")]
+        key = next(k for k in j["findings"] if k.startswith(name + "-") and "compute" in k)
         return j["findings"][key]["verdict"] == "regression"
 
     summary = {"rounds": args.rounds, "flags": flags, "rules": list(AB_DEFAULT_SPECS),

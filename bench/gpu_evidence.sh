@@ -50,22 +50,29 @@ setup)
     cp '$W/nvidia-smi-start.txt' '$W/build/' &&
     python3.9 -m trtbench run -b tensorrt -m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16 \
       --build-mode implicit --trials 1 --duration 0.05 --cache-dir '$C' --results '$EV/warm' -q &&
-    python3.9 -m trtbench run -b tensorrt -m '$M/calib_base.onnx,$M/calib_k64.onnx,$M/calib_k96.onnx,$M/calib_k128.onnx,$M/calib_k192.onnx,$M/calib_k256.onnx' \
+    python3.9 -m trtbench run -b tensorrt -m '$M/calib_base.onnx,$M/calib_k64.onnx,$M/calib_k96.onnx,$M/calib_k128.onnx,$M/calib_k192.onnx,$M/calib_k256.onnx,$M/calib8_base.onnx,$M/calib8_k32.onnx,$M/calib8_k64.onnx' \
       --batch 2048 --build-mode implicit --trials 1 --duration 0.05 --no-accuracy --cache-dir '$C' --results '$EV/warm' -q &&
-    python3.9 -m trtbench run -b tensorrt -m '$M/calib_base.onnx,resnet,transformer' \
+    python3.9 -m trtbench run -b tensorrt -m '$M/calib_base.onnx,resnet,transformer' --precision fp32,fp16 \
       --batch 512 --build-mode implicit --trials 1 --duration 0.05 --no-accuracy --cache-dir '$C' --results '$EV/warm' -q &&
-    python3.9 bench/export_plans.py '$C' '$EV/plans' --match calib_ mlp-tensorrt-fp32-implicit-b1 \
+    python3.9 bench/export_plans.py '$C' '$EV/plans' --match calib_ calib8_ mlp-tensorrt-fp32-implicit-b1 \
       mlp-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b1 resnet-tensorrt-fp16-implicit-b64 \
       transformer-tensorrt-fp32-implicit-b1 transformer-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b512 \
       transformer-tensorrt-fp32-implicit-b512"
-  step clock python3.9 bench/clock_check.py --plans "$EV/plans" --out "$W/clock" --reps 2 --duration 0.3 --python python3.9
+  step clock python3.9 bench/clock_check.py --plans "$EV/plans" --out "$W/clock" --reps 2 --duration 0.3 --python python3.9 \
+    --control "${CLOCK_CONTROL:---spin-wait}"
   cp "$W/clock/clock-check.json" "$EV/clock-check.json" 2>/dev/null
   ;;
 repro)
   trt
+  # ${REPRO_MATRIX}: the 12-variant matrix of small plans by default; "large": variants of 0.2 ms and more
+  if [ "${REPRO_MATRIX:-}" = large ]; then
+    matrix="-m resnet,transformer,$M/calib_base.onnx --batch 512 --precision fp32,fp16"
+  else
+    matrix="-m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16"
+  fi
+  # shellcheck disable=SC2086
   step repro python3.9 bench/repro_runs.py --runs "${RUNS:-10}" --out "$W/repro" --python python3.9 -- -b tensorrt \
-    -m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16 --build-mode implicit --warmup 100 --duration 0.2 \
-    --max-iterations 3000 --cache-dir "$C"
+    $matrix --build-mode implicit --warmup 100 --duration 0.2 --max-iterations 3000 --cache-dir "$C"
   ;;
 ab)
   trt

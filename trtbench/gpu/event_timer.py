@@ -103,7 +103,9 @@ class CudaEventStageTimer:
     def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream, flush: Optional[DeviceBuffer],
                  timing: str) -> RawSamples:
         blocking = not self.spin_wait
-        events = [Event(blocking) for _ in range(5)]  # h2d start/end, compute start/end, d2h end
+        # h2d start/end, compute start/end, d2h end. Only the events the host waits on block (e1 when there
+        # are transfers, e3): the others time only, and carry the default flags, as the bare clock's do.
+        events = [Event(False), Event(blocking and plan.data_transfers), Event(False), Event(False), Event(blocking)]
         s = RawSamples(timer=f"cuda-events:latency:{timing.split(' ')[0]}{':spin' if self.spin_wait else ':blocking'}"
                              f"{':cold' if plan.cold else ''}")
         h = stream.handle
@@ -187,8 +189,9 @@ class CudaEventStageTimer:
         blocking = not self.spin_wait
         depth = 2
         # per slot: h2d start/end, compute start/end, d2h start/end
-        ev: List[List[Event]] = [[Event(blocking) for _ in range(6)] for _ in range(depth)]
-        run_start, run_end = Event(blocking), Event(blocking)
+        # only the events the host waits on (each slot's last, the run's end) block; the rest only time
+        ev: List[List[Event]] = [[Event(i == 5 and blocking) for i in range(6)] for _ in range(depth)]
+        run_start, run_end = Event(False), Event(blocking)
         enq_ns = [0] * depth
         s = RawSamples(timer=f"cuda-events:throughput:{timing.split(' ')[0]}{':spin' if self.spin_wait else ':blocking'}")
         transfers = plan.data_transfers

@@ -34,7 +34,7 @@ class GpuLane:
 
     def __init__(self, stream: Stream, h2d, compute, d2h, data_transfers: bool, ref: Event, blocking: bool) -> None:
         self.stream = stream
-        self._events = [Event(blocking) for _ in range(4)]
+        self._events = [Event(i == 3 and blocking) for i in range(4)]  # only the one waited on blocks
         self._h2d, self._compute, self._d2h = h2d, compute, d2h
         self._transfers = data_transfers
         self._ref = ref
