@@ -6,6 +6,8 @@
 #          and cached, the independent-clock check on exported plans
 #   repro  10 separate reproducibility runs of a 12-variant cached TensorRT matrix
 #   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
+#   followup  (after setup) more slowdown jobs, trtbench's load throughput against the bare multi-stream loop
+#          with a --spin-wait control side, the PyTorch GPU tests
 #   tests  the GPU and TensorRT tests (Python 3.9 + TensorRT 8.6 and Python 3.12 + PyTorch, side by side:
 #          tests, not measurements), then shapes (bench/gpu_shapes.sh)
 #   torch  load (bench/gpu_load.sh: TensorRT and PyTorch), NVML on/off under the trial protocol (its runs
@@ -14,7 +16,7 @@
 # runs out of time still returns what it finished. Nothing here changes a device setting: clocks and
 # throttling are read (nvidia-smi -q, NVML), never set.
 set -u
-stage=${1:?stage: setup, repro, ab, tests or torch}
+stage=${1:?stage: setup, repro, ab, followup, tests or torch}
 OUT=${OUT:-/tmp/out}; EV=/tmp/ev; mkdir -p "$OUT" "$EV"
 export PYTHONUNBUFFERED=1
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
@@ -59,7 +61,7 @@ setup)
       transformer-tensorrt-fp32-implicit-b1 transformer-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b512 \
       transformer-tensorrt-fp32-implicit-b512"
   step clock python3.9 bench/clock_check.py --plans "$EV/plans" --out "$W/clock" --reps 2 --duration 0.3 --python python3.9 \
-    --control "${CLOCK_CONTROL:---spin-wait}"
+    --control="${CLOCK_CONTROL:---spin-wait}"
   cp "$W/clock/clock-check.json" "$EV/clock-check.json" 2>/dev/null
   ;;
 repro)
@@ -80,6 +82,19 @@ ab)
     --aa-jobs "${AA_JOBS:-20}" --slow-jobs "${SLOW_JOBS:-20}" --rounds "${ROUNDS:-4}" -- -b tensorrt \
     --build-mode implicit --no-data-transfers --warmup 50 --duration "${DURATION:-0.15}" --max-iterations 2000 \
     --no-accuracy --cache-dir "$C"
+  ;;
+followup)  # after setup, on the same machine: more slowdown jobs, the load check with a control, PyTorch tests
+  trt
+  TP=$(torchpath)
+  step ab timeout "${AB_TIMEOUT:-330}" python3.9 bench/ab_calibration.py --models "$M" --clock "$EV/clock-check.json" --out "$W/ab/out" \
+    --aa-jobs "${AA_JOBS:-0}" --slow-jobs "${SLOW_JOBS:-10}" --rounds "${ROUNDS:-4}" -- -b tensorrt \
+    --build-mode implicit --no-data-transfers --warmup 50 --duration "${DURATION:-0.15}" --max-iterations 2000 \
+    --no-accuracy --cache-dir "$C"
+  mkdir -p "$EV/loadplans" && cp "$EV/plans/calib_base-tensorrt-fp32-implicit-b512.plan" "$EV/loadplans/"
+  step load-compare python3.9 bench/load_compare.py --plans "$EV/loadplans" --out "$W/load-compare" --streams 4 --reps 2 \
+    --duration 1.0 --python python3.9 --control=--spin-wait
+  step py312-tests env PYTHONPATH="$TP" timeout 150 python3 -m pytest tests/test_backends_cpu.py tests/test_gpu.py -q \
+    -p no:cacheprovider -rs
   ;;
 tests)
   trt

@@ -44,8 +44,8 @@ def bare(py, plan, streams, out_json, log, duration):
     return res["qps_gpu"], res["latency_median_ms"], doc
 
 
-def harness(py, plan, streams, results, log, duration):
-    r = run([py, "-m", "trtbench", "run", "--engine", str(plan), "--concurrency", str(streams), "--no-data-transfers",
+def harness(py, plan, streams, results, log, duration, extra=()):
+    r = run([py, "-m", "trtbench", "run", *extra, "--engine", str(plan), "--concurrency", str(streams), "--no-data-transfers",
              "--trials", "3", "--duration", str(duration), "--warmup", "300", "--results", str(results), "-q"], log)
     path = r.stdout.strip().splitlines()[-1].split("results: ")[-1]
     rec = read_results(path).records[0]
@@ -65,13 +65,14 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=1.0)
     ap.add_argument("--min-ratio", type=float, default=0.95)
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--control", default="", help="a run flag for a second trtbench side (e.g. --control=--spin-wait)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "load-compare.log"
     rows = []
     for plan in sorted(Path(args.plans).glob("*.plan")):
-        bare_qps, ours, meta, extra = [], [], None, {}
+        bare_qps, ours, control, meta, extra = [], [], [], None, {}
         for k in range(args.reps):
             for side in (("bare", "trtbench") if k % 2 == 0 else ("trtbench", "bare")):
                 if side == "bare":
@@ -83,10 +84,17 @@ def main() -> None:
                                                                log, args.duration)
                     ours.append(qps)
                     extra = {"compute_timing": timing, "harness_ceiling_qps": ceilings, "results": path}
+                    if args.control:  # the same with one flag changed, right after
+                        qps, _, cpath, _, _ = harness(args.python, plan, args.streams, out / "trtbench-results-control",
+                                                      log, args.duration, [args.control])
+                        control.append(qps)
+                        extra["control_results"] = cpath
         b, t = median(bare_qps), median(ours)
         ratio = t / b if b else None
+        c = median(control) if control else None
         rows.append({"plan": plan.name, "streams": args.streams, "bare_qps": b, "trtbench_qps": t, "ratio": ratio,
-                     "bare_runs": bare_qps, "trtbench_runs": ours, **extra,
+                     "bare_runs": bare_qps, "trtbench_runs": ours, "control": args.control or None,
+                     "control_qps": c, "control_runs": control, "ratio_control": c / b if b and c else None, **extra,
                      "pass": ratio is not None and ratio >= args.min_ratio})
     doc = {"what": f"trtbench throughput at concurrency {args.streams} (trtbench run --engine --concurrency "
                    f"{args.streams} --no-data-transfers, CUDA graphs) vs bench/bare_trt_multistream.py on the same "
@@ -94,12 +102,13 @@ def main() -> None:
            "reps": args.reps, "duration_s": args.duration, "gpu": (meta or {}).get("gpu"),
            "tensorrt": (meta or {}).get("tensorrt"), "plans": rows, "all_pass": all(r["pass"] for r in rows)}
     (out / "load-compare.json").write_text(json.dumps(doc, indent=1))
-    lines = [f"| plan | streams | bare loop (q/s) | trtbench (q/s) | ratio | >= {args.min_ratio:g} |",
-             "|---|---|---|---|---|---|"]
+    lines = [f"| plan | streams | bare loop (q/s) | trtbench (q/s) | ratio | >= {args.min_ratio:g} | "
+             f"{args.control or 'no control'}: ratio |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.4f}"
         lines.append(f"| {r['plan']} | {r['streams']} | {r['bare_qps']:.1f} | {r['trtbench_qps']:.1f} | {ratio} | "
-                     f"{'yes' if r['pass'] else 'NO'} |")
+                     f"{'yes' if r['pass'] else 'NO'} | "
+                     f"{'-' if r['ratio_control'] is None else format(r['ratio_control'], '.4f')} |")
     (out / "load-compare.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     sys.exit(0 if doc["all_pass"] else 1)

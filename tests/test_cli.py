@@ -22,7 +22,9 @@ def cli(*args, cwd=None, timeout=300):
 def _env():
     import os
 
-    env = dict(os.environ)
+    # a user's shell has no xdist worker variables; inherited ones would make pytest-benchmark in a README
+    # command think it runs under xdist and switch itself off
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 

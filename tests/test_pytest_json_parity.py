@@ -30,6 +30,14 @@ isolation = "inline"
 """
 
 
+def _clean_env():
+    """The environment of a user's shell: this test session's own xdist worker variables left out (inherited,
+    they would make pytest-benchmark in the child believe it runs under xdist)."""
+    import os
+
+    return dict({k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}, PYTHONPATH=str(ROOT))
+
+
 def _plugin_args():
     """``-p trtbench.pytest.plugin`` where the package's pytest11 entry point is not installed (twice would
     register every hook twice)."""
@@ -66,7 +74,7 @@ def two_runs(tmp_path_factory):
         r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *_plugin_args(), "bench",
                             "--benchmark-json", str(target), "--trtbench-results", str(base / "res"), *extra],
                            cwd=base, capture_output=True, text=True, timeout=600,
-                           env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)))
+                           env=_clean_env())
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         runs[name] = target
     return runs
