@@ -6,6 +6,7 @@
 #          and cached, the independent-clock check on exported plans
 #   repro  10 separate reproducibility runs of a 12-variant cached TensorRT matrix
 #   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
+#   loadcheck  the load check alone on a fresh machine
 #   followup  (after setup) more slowdown jobs, trtbench's load throughput against the bare multi-stream loop
 #          with a --spin-wait control side, the PyTorch GPU tests
 #   tests  the GPU and TensorRT tests (Python 3.9 + TensorRT 8.6 and Python 3.12 + PyTorch, side by side:
@@ -95,6 +96,15 @@ followup)  # after setup, on the same machine: more slowdown jobs, the load chec
     --duration 1.0 --python python3.9 --control=--spin-wait
   step py312-tests env PYTHONPATH="$TP" timeout 150 python3 -m pytest tests/test_backends_cpu.py tests/test_gpu.py -q \
     -p no:cacheprovider -rs
+  ;;
+loadcheck)  # trtbench's load throughput against the bare multi-stream loop, on a fresh machine (builds its plan)
+  trt
+  python3.9 bench/calib_models.py "$M" --extra 64 --deep-extra "" > /dev/null
+  step build python3.9 -m trtbench run -b tensorrt -m "$M/calib_base.onnx" --batch 512 --build-mode implicit --trials 1 \
+    --duration 0.05 --no-accuracy --cache-dir "$C" --results "$EV/warm" -q
+  python3.9 bench/export_plans.py "$C" "$EV/loadplans" --match calib_base-tensorrt-fp32-implicit-b512
+  step load-compare python3.9 bench/load_compare.py --plans "$EV/loadplans" --out "$W/load-compare" --streams 4 --reps 3 \
+    --duration 1.0 --python python3.9
   ;;
 tests)
   trt

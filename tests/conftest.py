@@ -51,3 +51,12 @@ def fast_settings(tmp_path):
     # isolation say so with replace(fast_settings, isolation="process")
     return RunSettings(warmup_ms=2, duration_s=0.02, iterations=5, min_samples=5, nvml_interval_ms=10, trials=2,
                        isolation="inline", order_seed=1, cache_dir=str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_xdist_worker_variables(monkeypatch):
+    """Under ``pytest -n``, this session's own xdist worker variables would reach the pytest runs that tests
+    start (subprocesses and pytester), and pytest-benchmark there would believe it runs under xdist and switch
+    itself off (an empty ``--benchmark-json``). A user's shell has none of them."""
+    for name in [k for k in __import__("os").environ if k.startswith("PYTEST_XDIST_")]:
+        monkeypatch.delenv(name)

@@ -22,9 +22,7 @@ def cli(*args, cwd=None, timeout=300):
 def _env():
     import os
 
-    # a user's shell has no xdist worker variables; inherited ones would make pytest-benchmark in a README
-    # command think it runs under xdist and switch itself off
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
