@@ -23,6 +23,7 @@ from trtbench.compare.rules import GateSpec
 from trtbench.compare.stats import Estimate, InvalidData, absolute_rule, benjamini_hochberg, classify, paired, two_sample
 from trtbench.results.record import VariantRecord
 from trtbench.results.store import RunDocument
+from trtbench.timing.stats import median_of
 
 ENV_KEYS = (("gpu", "name"), ("gpu", "driver"), ("gpu", "cuda_runtime"), ("packages", "tensorrt"))
 FAILING = ("regression", "missing", "failed")
@@ -125,12 +126,6 @@ def variant_value(rec: VariantRecord, spec: GateSpec) -> Tuple[Optional[float], 
     return v, None if v is not None else f"no {key} in the accuracy record"
 
 
-def _median(xs: Sequence[float]) -> float:
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
-
-
 def _newest(runs: Sequence[RunDocument], vid: str) -> List[VariantRecord]:
     """Every ok record of ``vid`` in ``runs``, oldest run first (by the header's creation time, to the
     microsecond; run ids, which start with their UTC second, break ties)."""
@@ -227,7 +222,7 @@ def _judge(vid: str, b: VariantRecord, c: VariantRecord, older: List[VariantReco
         why = ("plain pytest-benchmark data has no trials: gate it with pytest-benchmark's --benchmark-compare-fail, "
                "or measure with trtbench" if plain else f"the {side} has no per-trial {name} values")
         return Finding(vid, name, "no-data", threshold=spec.text, note=why, throttled=throttled), None
-    vb, vc = _median([x for _, x in tb]), _median([x for _, x in tc])
+    vb, vc = median_of([x for _, x in tb]), median_of([x for _, x in tc])
     if is_paired:
         rounds_c = dict(tc)
         common = [(r, x) for r, x in tb if r in rounds_c]

@@ -23,6 +23,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from trtbench.report.plots import Row, _plt, text
 from trtbench.results.record import VariantRecord
+from trtbench.timing.stats import median_of
 
 MAX_PANELS = 12
 
@@ -59,14 +60,6 @@ class LoadPoint:
         return f"c{v.concurrency}"
 
 
-def _median(xs: Sequence[float]) -> Optional[float]:
-    s = sorted(xs)
-    if not s:
-        return None
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
-
-
 def point_of(row: Row) -> Optional[LoadPoint]:
     rec = row.rec
     v = rec.variant
@@ -82,7 +75,7 @@ def point_of(row: Row) -> Optional[LoadPoint]:
         loop = "open"
     elif v.under_load:
         loop = "closed"
-    ceiling = _median([t.samples.load["harness_ceiling_qps"] for t in rec.trials
+    ceiling = median_of([t.samples.load["harness_ceiling_qps"] for t in rec.trials
                        if t.samples.load and t.samples.load.get("harness_ceiling_qps")])
     return LoadPoint(row, loop, qps, h.value, h.get("p99"), ceiling)
 
@@ -161,7 +154,7 @@ def _budget_answer(rec: VariantRecord) -> str:
     answers = [f["answer_qps"] for f in found if f.get("reachable")]
     if not answers:
         return "not reachable"
-    return f"{_median(answers):,.1f} q/s ({len(answers)}/{len(found)} trials)"
+    return f"{median_of(answers):,.1f} q/s ({len(answers)}/{len(found)} trials)"
 
 
 def load_rows(records: Sequence[VariantRecord]) -> List[List[str]]:
@@ -173,7 +166,7 @@ def load_rows(records: Sequence[VariantRecord]) -> List[List[str]]:
         p = point_of(Row(0, "", rec))
         loads = [t.samples.load for t in rec.trials if t.samples.load]
         loop = loads[0].get("loop", "?") if loads else "?"
-        achieved = _median([lo["achieved_qps"] for lo in loads if lo.get("achieved_qps") is not None])
+        achieved = median_of([lo["achieved_qps"] for lo in loads if lo.get("achieved_qps") is not None])
         queue = rec.headline("queue")
         rows.append([rec.id, loop, str(rec.variant.concurrency),
                      f"{rec.variant.request_rate:g}" if rec.variant.request_rate else "-", _fmt(achieved, 1),

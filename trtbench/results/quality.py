@@ -21,14 +21,7 @@ from typing import List, Mapping, Optional, Sequence
 
 from trtbench.results.record import Headline, Trial
 from trtbench.timing.load import HARNESS_BOUND_SHARE
-
-
-def _median(xs: Sequence[float]) -> Optional[float]:
-    s = sorted(xs)
-    if not s:
-        return None
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
+from trtbench.timing.stats import median_of
 
 
 def eager_enqueue(trials: Sequence[Trial]) -> Optional[float]:
@@ -39,7 +32,7 @@ def eager_enqueue(trials: Sequence[Trial]) -> Optional[float]:
         s = (src or {}).get("enqueue")
         if s is not None and s.n:
             vals.append(s.median)
-    return _median(vals)
+    return median_of(vals)
 
 
 def assess(trials: Sequence[Trial], *, planned: int, gpu: bool, min_samples: int, cv_threshold: float,
@@ -75,7 +68,7 @@ def load_flags(trials: Sequence[Trial]) -> List[str]:
     flags: List[str] = []
     shares = [lo["achieved_qps"] / lo["harness_ceiling_qps"] for lo in loads
               if lo.get("harness_ceiling_qps") and lo.get("achieved_qps") is not None]
-    if shares and _median(shares) >= HARNESS_BOUND_SHARE:
+    if shares and median_of(shares) >= HARNESS_BOUND_SHARE:
         flags.append("harness_bound")
     if any(lo.get("unserved") for lo in loads):
         flags.append("unserved")

@@ -21,7 +21,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 from trtbench.errors import UserError
 from trtbench.matrix.spec import Variant
 from trtbench.timing.samples import LOAD_SERIES, SERIES, RawSamples
-from trtbench.timing.stats import describe
+from trtbench.timing.stats import describe, median_of
 
 #: per-trial statistics a headline is taken over (median of the trials' values)
 HEADLINE_STATS = ("median", "mean", "min", "p90", "p95", "p99")
@@ -192,10 +192,10 @@ class Headline:
             vals = [t.value(series, key) for t in trials]
             vals = [v for v in vals if v is not None]
             if vals:
-                stats[key] = _median(vals)
+                stats[key] = median_of(vals)
         mean = sum(meds) / len(meds)
         sd = math.sqrt(sum((m - mean) ** 2 for m in meds) / (len(meds) - 1)) if len(meds) > 1 else 0.0
-        return cls(_median(meds), sd / mean if mean > 0 else 0.0, min(meds), max(meds), len(meds), stats)
+        return cls(median_of(meds), sd / mean if mean > 0 else 0.0, min(meds), max(meds), len(meds), stats)
 
     def get(self, stat: str) -> Optional[float]:
         return self.stats.get("median" if stat == "p50" else stat)
@@ -203,12 +203,6 @@ class Headline:
     def to_dict(self) -> dict:
         return {"value": self.value, "spread": self.spread, "low": self.low, "high": self.high, "trials": self.trials,
                 "stats": dict(self.stats)}
-
-
-def _median(xs: Sequence[float]) -> float:
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
 
 
 @dataclass(frozen=True)
@@ -256,12 +250,12 @@ class VariantRecord:
     @property
     def inferences_per_s(self) -> Optional[float]:
         qps = [t.queries_per_s for t in self.trials if t.queries_per_s > 0]
-        return _median(qps) * self.variant.batch if qps else None
+        return median_of(qps) * self.variant.batch if qps else None
 
     @property
     def queries_per_s(self) -> Optional[float]:
         qps = [t.queries_per_s for t in self.trials if t.queries_per_s > 0]
-        return _median(qps) if qps else None
+        return median_of(qps) if qps else None
 
     @property
     def nvml_summary(self) -> Mapping:

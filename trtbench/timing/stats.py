@@ -8,7 +8,7 @@ percentile is ``sorted[max(n - 1 - floor((1 - p/100) * n), 0)]``, a sample that 
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 PERCENTILES = (90, 95, 99)
 
@@ -27,6 +27,11 @@ def median(sorted_values: Sequence[float]) -> float:
         raise ValueError("no samples")
     mid = n // 2
     return float(sorted_values[mid]) if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2.0
+
+
+def median_of(values: Sequence[float]) -> Optional[float]:
+    """The median of values in any order; None when there are none."""
+    return median(sorted(values)) if len(values) else None
 
 
 def describe(values: Sequence[float]) -> Dict[str, float]:
