@@ -144,12 +144,12 @@ def test_variant_ids_and_records_carry_the_load_axes():
 
 
 def _plugin_args():
-    """``-p trtbench.pytest_plugin`` where trtbench is not installed (so its pytest11 entry point is absent)."""
+    """``-p trtbench.pytest.plugin`` where trtbench is not installed (so its pytest11 entry point is absent)."""
     from importlib.metadata import entry_points
 
     eps = entry_points()
     group = eps.select(group="pytest11") if hasattr(eps, "select") else eps.get("pytest11", [])
-    return [] if any(ep.value.startswith("trtbench") for ep in group) else ["-p", "trtbench.pytest_plugin"]
+    return [] if any(ep.value.startswith("trtbench") for ep in group) else ["-p", "trtbench.pytest.plugin"]
 
 
 def test_pytest_plugin_parametrizes_with_the_load_axes(pytester):
