@@ -48,6 +48,39 @@ def pick_sizes(clock: dict, batch: str = "2048"):
     return (two, ratios[two]), (five, ratios[five]), ratios
 
 
+def a_sides(two: str, five: str):
+    """The A-side models paired with the 2% and the 5% model: each one's own base (a copy where both share one,
+    so the pair gives two variants)."""
+    a_two = f"{family(two)}_base"
+    return a_two, (f"{family(five)}_base" if family(five) != family(two) else f"{family(five)}_base_c")
+
+
+def summarize(jobs, two, five) -> dict:
+    """Counts over finished jobs (``ab-jobs.json``'s, also of a call that ran out of time): A/A jobs failed, and
+    per slowdown job the verdict on each slower model's compute (caught = called a regression)."""
+    aa = [j for j in jobs if j["kind"] == "aa"]
+    slow = [j for j in jobs if j["kind"] == "slow"]
+
+    def finding(j, a_model):
+        return next(v for k, v in j["findings"].items() if k.startswith(a_model + "-") and "compute" in k)
+
+    def tally(values) -> dict:
+        values = list(values)
+        return {v: values.count(v) for v in sorted(set(values))}
+
+    out = {"slowdowns_by_independent_clock": {"two": list(two), "five": list(five)},
+           "aa_jobs": len(aa), "aa_failed": sum(j["failed"] for j in aa),
+           "aa_compute_verdicts": tally(v["verdict"] for j in aa for k, v in j["findings"].items() if "compute" in k),
+           "slow_jobs": len(slow)}
+    for label, a_model in zip(("two", "five"), a_sides(two[0], five[0])):
+        out[f"verdicts_{label}"] = tally(finding(j, a_model)["verdict"] for j in slow)
+        out[f"caught_{label}"] = out[f"verdicts_{label}"].get("regression", 0)
+        out[f"ab_ratios_{label}"] = [round(finding(j, a_model)["ratio"], 4) for j in slow]
+    out["wall_s_per_job"] = {"aa": sum(j["wall_s"] for j in aa) / max(len(aa), 1),
+                             "slow": sum(j["wall_s"] for j in slow) / max(len(slow), 1)}
+    return out
+
+
 def job(kind: str, k: int, a: str, b: str, rounds: int, flags, out: Path) -> dict:
     args = build_parser().parse_args(["ab", f"--a={a}", f"--b={b}", "--rounds", str(rounds)] + list(flags))
     t0 = time.perf_counter()
@@ -73,15 +106,18 @@ def main() -> None:
     ap.add_argument("--aa-batch", default="512", help="batch of the A/A jobs' variants")
     ap.add_argument("--slow-batch", default="2048", help="batch of the slowdown jobs' variants")
     ap.add_argument("flags", nargs=argparse.REMAINDER)
+    if sys.argv[1:2] == ["--summarize"]:  # python bench/ab_calibration.py --summarize ab-jobs.json OUT.json
+        doc = json.loads(Path(sys.argv[2]).read_text())
+        sizes = doc["summary"]["slowdowns_by_independent_clock"] if "summary" in doc else doc  # finished, or not
+        Path(sys.argv[3]).write_text(json.dumps(summarize(doc["jobs"], sizes["two"], sizes["five"]), indent=1))
+        return
     args = ap.parse_args()
     flags = [f for f in args.flags if f != "--"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     m = Path(args.models)
     (two, r2), (five, r5), ratios = pick_sizes(json.loads(Path(args.clock).read_text()), args.slow_batch)
-    # A: each slower model's own base (the two bases differ by name, so the pair gives two variants)
-    a_two = f"{family(two)}_base.onnx"
-    a_five = f"{family(five)}_base.onnx" if family(five) != family(two) else f"{family(five)}_base_c.onnx"
+    a_two, a_five = (f"{x}.onnx" for x in a_sides(two, five))
     aa_models = ",".join(str(m / x) if x.endswith(".onnx") else x for x in args.aa_models.split(","))
     jobs = []
     t0 = time.perf_counter()
@@ -96,22 +132,9 @@ def main() -> None:
         # every job is kept as it ends: a call that runs out of time still has the jobs it finished
         (out / "ab-jobs.json").write_text(json.dumps({"two": [two, r2], "five": [five, r5], "jobs": jobs}, indent=1))
         print(f"job {k + 1}: {time.perf_counter() - t0:.0f} s", flush=True)
-    aa = [j for j in jobs if j["kind"] == "aa"]
-    slow = [j for j in jobs if j["kind"] == "slow"]
-
-    def caught(j, pos):
-        name = (a_two, a_five)[pos][:-len(".onnx")]
-        key = next(k for k in j["findings"] if k.startswith(name + "-") and "compute" in k)
-        return j["findings"][key]["verdict"] == "regression"
-
-    summary = {"rounds": args.rounds, "flags": flags, "rules": list(AB_DEFAULT_SPECS),
-               "slowdowns_by_independent_clock": {"two": [two, r2], "five": [five, r5], "all": ratios},
-               "aa_jobs": len(aa), "aa_failed": sum(j["failed"] for j in aa),
-               "slow_jobs": len(slow), "caught_two": sum(caught(j, 0) for j in slow),
-               "caught_five": sum(caught(j, 1) for j in slow),
-               "wall_s_per_job": {"aa": sum(j["wall_s"] for j in aa) / max(len(aa), 1),
-                                  "slow": sum(j["wall_s"] for j in slow) / max(len(slow), 1)},
-               "total_wall_s": time.perf_counter() - t0}
+    summary = dict(summarize(jobs, (two, r2), (five, r5)), rounds=args.rounds, flags=flags,
+                   rules=list(AB_DEFAULT_SPECS), total_wall_s=time.perf_counter() - t0)
+    summary["slowdowns_by_independent_clock"]["all"] = ratios
     (out / "ab-calibration.json").write_text(json.dumps({"summary": summary, "jobs": jobs}, indent=1))
     print(json.dumps(summary, indent=1))
 
