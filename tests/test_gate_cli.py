@@ -133,7 +133,7 @@ def test_cli_exit_codes_and_outputs(tmp_path):
     assert r.returncode == 1 and "--strict: 1 inconclusive" in r.stderr
 
 
-@pytest.mark.parametrize("sample", ["null", "NaN", "-0.5"])
+@pytest.mark.parametrize("sample", ["null", "NaN", "-0.5", "true", "1" + "0" * 400])
 def test_a_damaged_sample_is_exit_2_in_one_line(tmp_path, sample):
     base = _synthetic(tmp_path, "base", {"mlp": [[1.0] * 30] * 3})
     lines = Path(base).read_text().splitlines()

@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
+
 from trtbench.errors import UserError
 from trtbench.matrix.spec import Variant
 from trtbench.timing.samples import LOAD_SERIES, SERIES, RawSamples
@@ -32,7 +34,25 @@ class DamagedResults(UserError):
 
 
 def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
+def _all_times(values: list) -> bool:
+    """Every value a finite number >= 0 (no bool, no null, no string): the fast check of a whole series."""
+    if not values:
+        return True
+    if not set(map(type, values)) <= {float, int}:
+        return False
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        return False
+    return bool(np.isfinite(a).all() and (a >= 0).all())
 
 
 @dataclass(frozen=True)
@@ -160,9 +180,11 @@ def checked_samples(d: Mapping, where: str) -> RawSamples:
         values = d.get(name) or []
         if not isinstance(values, list):
             raise DamagedResults(f"{where}: series {name} is not a list: the file is damaged; re-run the benchmark")
-        for i, x in enumerate(values):
+        if _all_times(values):
+            continue
+        for i, x in enumerate(values):  # something is wrong: find the first bad sample, for the message
             if not _finite(x) or x < 0:
-                raise DamagedResults(f"{where}: {name} sample {i} is {x!r}, not a finite time >= 0: the file is damaged "
+                raise DamagedResults(f"{where}: {name} sample {i} is {repr(x)[:40]}, not a finite time >= 0: the file is damaged "
                                      f"or was edited; re-run the benchmark")
     wall = d.get("walltime_s", 0.0)
     if not _finite(wall) or wall < 0:
