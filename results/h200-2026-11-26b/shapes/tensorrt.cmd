@@ -1,0 +1,1 @@
+python3.9 -m trtbench run -b tensorrt -m encoder --batch 8 --dim seq=128\,256\,512 --build-mode implicit\,explicit --trials 3 --duration 0.2 --warmup 100 -q --cache-dir /tmp/ev/cache --results /tmp/ev/work/tests/shapes/tensorrt 

@@ -1,0 +1,1 @@
+python3 -m trtbench run -b torch -m encoder --batch 8 --dim seq=128\,256\,512 --build-mode implicit\,explicit --trials 3 --duration 0.2 --warmup 100 -q --cache-dir /tmp/ev/cache --results /tmp/ev/work/tests/shapes/torch 
