@@ -338,3 +338,19 @@ def test_random_module_is_not_the_arrival_source():
     a = [next(poisson_gaps(100.0, 9)) for _ in range(1)]
     random.seed(2)
     assert a == [next(poisson_gaps(100.0, 9)) for _ in range(1)]
+
+
+def test_gpu_load_runs_spin_and_their_record_says_so_whatever_spin_wait_says():
+    """A blocking wait's wake-up idles a slot under load (93% vs 99.75% of a bare loop, H200), so the GPU
+    load timer is built spinning and the timing facts record what ran; on a CPU the setting is recorded."""
+    from trtbench.gpu.load_timer import CudaLoadTimer
+    from trtbench.run.measure import load_facts
+
+    be, _ = _ort_backend(2)
+    assert not be.settings.spin_wait
+    be.on_gpu = True  # the timer's constructor touches no CUDA: only which timer is built and how is checked
+    timer = be.load_timer([])
+    assert isinstance(timer, CudaLoadTimer) and timer.spin_wait is True
+    assert load_facts(be, be.settings)["spin_wait"] is True
+    be.on_gpu = False
+    assert load_facts(be, be.settings)["spin_wait"] is False

@@ -16,6 +16,7 @@ from trtbench.gpu.buffers import IOBuffers
 from trtbench.gpu.event_timer import CudaEventStageTimer
 from trtbench.gpu.load_timer import CudaLoadTimer
 from trtbench.timing.host_timer import HostStageTimer
+from trtbench.timing.load import GPU_LOAD_SPIN_WAIT
 from trtbench.timing.load_host import HostLoadTimer
 
 #: cold-cache runs rotate the host inputs among this many copies
@@ -53,9 +54,7 @@ class GpuBackend(Backend):
         """The timer that keeps several queries in flight on ``slots`` (see ``open_slots``)."""
         if not self.on_gpu:
             return HostLoadTimer(slots, data_transfers=self.settings.data_transfers)
-        # Under load the host always spins on the end events: a blocking wait's wake-up leaves that slot idle
-        # (measured: 93% of a bare spinning 4-stream loop blocking, 100.5% spinning; results/h200-2026-11-26b)
-        return CudaLoadTimer(slots, cuda_graph=self.settings.cuda_graph, spin_wait=True,
+        return CudaLoadTimer(slots, cuda_graph=self.settings.cuda_graph, spin_wait=GPU_LOAD_SPIN_WAIT,
                              data_transfers=self.settings.data_transfers, graph_factory=self.graph_factory())
 
     def graph_factory(self):

@@ -11,8 +11,9 @@ start to the last end (trtexec's definition, and ``bench/bare_trt_multistream.py
 In the open loop the host waits for the next arrival with a sleep that spins its last 200 us
 (``SpinSleepClock``), so an arrival is dispatched on time rather than a ``time.sleep`` wake-up late; with
 queries in flight it polls their end events the same way. The backends build this timer spinning
-(``spin_wait=True``) whatever ``--spin-wait`` says: a blocking wait's wake-up leaves its slot idle, which
-cost 7% of a bare 4-stream loop's throughput on a 0.13 ms plan (results/h200-2026-11-26b/load-compare).
+(``timing.load.GPU_LOAD_SPIN_WAIT``) whatever ``--spin-wait`` says: a blocking wait's wake-up leaves its
+slot idle, which cost 7% of a bare 4-stream loop's throughput on a 0.13 ms plan
+(results/h200-2026-11-26b/m2/followup/load-compare).
 
 The host's cost per query (four event records, the copies, the launch, the polling) sets how many queries a
 second one Python thread can issue; the harness ceiling measures it with a no-op compute. A CUDA graph

@@ -177,7 +177,9 @@ def checked_samples(d: Mapping, where: str) -> RawSamples:
     if not isinstance(d, Mapping):
         raise DamagedResults(f"{where}: samples must be an object of series, got {type(d).__name__}: the file is damaged")
     for name in SERIES + LOAD_SERIES:
-        values = d.get(name) or []
+        values = d.get(name, [])
+        if values is None:  # an absent series; the writer never stores null for one
+            values = []
         if not isinstance(values, list):
             raise DamagedResults(f"{where}: series {name} is not a list: the file is damaged; re-run the benchmark")
         if _all_times(values):
@@ -188,7 +190,7 @@ def checked_samples(d: Mapping, where: str) -> RawSamples:
                                      f"or was edited; re-run the benchmark")
     wall = d.get("walltime_s", 0.0)
     if not _finite(wall) or wall < 0:
-        raise DamagedResults(f"{where}: walltime_s is {wall!r}: the file is damaged; re-run the benchmark")
+        raise DamagedResults(f"{where}: walltime_s is {repr(wall)[:40]}: the file is damaged; re-run the benchmark")
     return RawSamples.from_dict(d)
 
 

@@ -28,6 +28,7 @@ from trtbench.precision.accuracy import DEFAULT_TOLERANCES, compare, reference_o
 from trtbench.results.record import Trial, VariantRecord
 from trtbench.results.store import utc_now
 from trtbench.run.load import measure_load
+from trtbench.timing.load import GPU_LOAD_SPIN_WAIT
 from trtbench.timing.samples import LoopPlan
 
 BackendFactory = Callable[[Variant, RunSettings], Backend]
@@ -120,7 +121,8 @@ def load_facts(backend: Backend, settings: RunSettings) -> dict:
     loop = "budget" if v.latency_budget_ms is not None else ("open" if v.request_rate is not None else "closed")
     return {"timer": "load:cuda-events" if gpu else "load:host-threads", "mode": f"load-{loop}",
             "concurrency": v.concurrency, "request_rate": v.request_rate, "latency_budget_ms": v.latency_budget_ms,
-            "cuda_graph": bool(settings.cuda_graph and gpu), "spin_wait": settings.spin_wait,
+            "cuda_graph": bool(settings.cuda_graph and gpu),
+            "spin_wait": GPU_LOAD_SPIN_WAIT if gpu else settings.spin_wait,
             "data_transfers": settings.data_transfers, "cold": False, "trials": settings.trials,
             "isolation": settings.isolation, "warmup_ms": settings.warmup_ms, "duration_s": settings.duration_s,
             "arrivals": "Poisson, random.Random(f'{seed}:{trial}:{probe}')" if loop != "closed" else None,

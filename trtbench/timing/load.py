@@ -34,6 +34,10 @@ from trtbench.timing.samples import RawSamples
 NS_PER_MS = 1e6
 #: a variant whose throughput reaches this share of the harness ceiling is flagged harness_bound
 HARNESS_BOUND_SHARE = 0.8
+#: GPU load runs spin on their queries' end events whatever ``--spin-wait`` says: a blocking wait's wake-up
+#: leaves its slot idle (93% of a bare spinning 4-stream loop blocking, 99.75% spinning, on an H200:
+#: results/h200-2026-11-26b/m2/followup/load-compare and m3/load-compare)
+GPU_LOAD_SPIN_WAIT = True
 #: how long the no-op pass that measures the harness ceiling runs (and at least this many queries)
 CEILING_S = 0.1
 CEILING_MIN_QUERIES = 50
