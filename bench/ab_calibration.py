@@ -61,8 +61,9 @@ def summarize(jobs, two, five) -> dict:
     aa = [j for j in jobs if j["kind"] == "aa"]
     slow = [j for j in jobs if j["kind"] == "slow"]
 
-    def finding(j, a_model):
-        return next(v for k, v in j["findings"].items() if k.startswith(a_model + "-") and "compute" in k)
+    def finding(j, a_model):  # the compute.p50 finding of the variant A's model made (none: not judged)
+        return next((v for k, v in j["findings"].items() if k.startswith(a_model + "-") and k.endswith(" compute.p50")),
+                    {"verdict": "missing", "ratio": None})
 
     def tally(values) -> dict:
         values = list(values)
@@ -75,7 +76,8 @@ def summarize(jobs, two, five) -> dict:
     for label, a_model in zip(("two", "five"), a_sides(two[0], five[0])):
         out[f"verdicts_{label}"] = tally(finding(j, a_model)["verdict"] for j in slow)
         out[f"caught_{label}"] = out[f"verdicts_{label}"].get("regression", 0)
-        out[f"ab_ratios_{label}"] = [round(finding(j, a_model)["ratio"], 4) for j in slow]
+        out[f"ab_ratios_{label}"] = [None if finding(j, a_model)["ratio"] is None else round(finding(j, a_model)["ratio"], 4)
+                                     for j in slow]
     out["wall_s_per_job"] = {"aa": sum(j["wall_s"] for j in aa) / max(len(aa), 1),
                              "slow": sum(j["wall_s"] for j in slow) / max(len(slow), 1)}
     return out
@@ -107,6 +109,8 @@ def main() -> None:
     ap.add_argument("--slow-batch", default="2048", help="batch of the slowdown jobs' variants")
     ap.add_argument("flags", nargs=argparse.REMAINDER)
     if sys.argv[1:2] == ["--summarize"]:  # python bench/ab_calibration.py --summarize ab-jobs.json OUT.json
+        if len(sys.argv) != 4:
+            ap.error("--summarize takes two paths: ab-jobs.json (or ab-calibration.json) and the summary to write")
         doc = json.loads(Path(sys.argv[2]).read_text())
         sizes = doc["summary"]["slowdowns_by_independent_clock"] if "summary" in doc else doc  # finished, or not
         Path(sys.argv[3]).write_text(json.dumps(summarize(doc["jobs"], sizes["two"], sizes["five"]), indent=1))

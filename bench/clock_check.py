@@ -71,6 +71,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plans = sorted(Path(args.plans).glob("*.plan"))
+    if not plans:
+        raise SystemExit(f"no .plan files in {args.plans}: nothing to check")
     log = out / "clock-check.log"
     bare_meds, ours, ours_quiet, meta = {}, {}, {}, None
     for k in range(args.reps):

@@ -7,8 +7,8 @@
 #   repro  10 separate reproducibility runs of a 12-variant cached TensorRT matrix
 #   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
 #   loadcheck  the load check alone on a fresh machine
-#   followup  (after setup) more slowdown jobs, trtbench's load throughput against the bare multi-stream loop
-#          with a --spin-wait control side, the PyTorch GPU tests
+#   followup  (after setup) more slowdown jobs, trtbench's load throughput against the bare multi-stream loop,
+#          the PyTorch GPU tests (run at 7bb154f with a --spin-wait control side; load runs spin since 92d76f7)
 #   tests  the GPU and TensorRT tests (Python 3.9 + TensorRT 8.6 and Python 3.12 + PyTorch, side by side:
 #          tests, not measurements), then shapes (bench/gpu_shapes.sh)
 #   torch  load (bench/gpu_load.sh: TensorRT and PyTorch), NVML on/off under the trial protocol (its runs
@@ -17,7 +17,7 @@
 # runs out of time still returns what it finished. Nothing here changes a device setting: clocks and
 # throttling are read (nvidia-smi -q, NVML), never set.
 set -u
-stage=${1:?stage: setup, repro, ab, followup, tests or torch}
+stage=${1:?stage: setup, repro, ab, followup, loadcheck, tests or torch}
 OUT=${OUT:-/tmp/out}; EV=/tmp/ev; mkdir -p "$OUT" "$EV"
 export PYTHONUNBUFFERED=1
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
@@ -62,7 +62,7 @@ setup)
       transformer-tensorrt-fp32-implicit-b1 transformer-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b512 \
       transformer-tensorrt-fp32-implicit-b512"
   step clock python3.9 bench/clock_check.py --plans "$EV/plans" --out "$W/clock" --reps 2 --duration 0.3 --python python3.9 \
-    --control="${CLOCK_CONTROL:---spin-wait}"
+    --control="${CLOCK_CONTROL---spin-wait}"
   cp "$W/clock/clock-check.json" "$EV/clock-check.json" 2>/dev/null
   ;;
 repro)
@@ -91,18 +91,19 @@ followup)  # after setup, on the same machine: more slowdown jobs, the load chec
     --aa-jobs "${AA_JOBS:-0}" --slow-jobs "${SLOW_JOBS:-10}" --rounds "${ROUNDS:-4}" -- -b tensorrt \
     --build-mode implicit --no-data-transfers --warmup 50 --duration "${DURATION:-0.15}" --max-iterations 2000 \
     --no-accuracy --cache-dir "$C"
-  mkdir -p "$EV/loadplans" && cp "$EV/plans/calib_base-tensorrt-fp32-implicit-b512.plan" "$EV/loadplans/"
+  mkdir -p "$EV/loadplans"
+  cp "$EV/plans/calib_base-tensorrt-fp32-implicit-b512.plan" "$EV/loadplans/" || echo "no calibration plan: run setup first"
   step load-compare python3.9 bench/load_compare.py --plans "$EV/loadplans" --out "$W/load-compare" --streams 4 --reps 2 \
-    --duration 1.0 --python python3.9 --control=--spin-wait
+    --duration 1.0 --python python3.9
   step py312-tests env PYTHONPATH="$TP" timeout 150 python3 -m pytest tests/test_backends_cpu.py tests/test_gpu.py -q \
     -p no:cacheprovider -rs
   ;;
 loadcheck)  # trtbench's load throughput against the bare multi-stream loop, on a fresh machine (builds its plan)
   trt
-  python3.9 bench/calib_models.py "$M" --extra 64 --deep-extra "" > /dev/null
-  step build python3.9 -m trtbench run -b tensorrt -m "$M/calib_base.onnx" --batch 512 --build-mode implicit --trials 1 \
-    --duration 0.05 --no-accuracy --cache-dir "$C" --results "$EV/warm" -q
-  python3.9 bench/export_plans.py "$C" "$EV/loadplans" --match calib_base-tensorrt-fp32-implicit-b512
+  step build bash -c "python3.9 bench/calib_models.py '$M' --extra 64 --deep-extra '' &&
+    python3.9 -m trtbench run -b tensorrt -m '$M/calib_base.onnx' --batch 512 --build-mode implicit --trials 1 \
+    --duration 0.05 --no-accuracy --cache-dir '$C' --results '$EV/warm' -q &&
+    python3.9 bench/export_plans.py '$C' '$EV/loadplans' --match calib_base-tensorrt-fp32-implicit-b512"
   step load-compare python3.9 bench/load_compare.py --plans "$EV/loadplans" --out "$W/load-compare" --streams 4 --reps 3 \
     --duration 1.0 --python python3.9
   ;;
@@ -113,7 +114,7 @@ tests)
       tests/test_encoder.py -q -p no:cacheprovider -rs > '$W/trt86-tests.log' 2>&1; echo trt86 exit \$?) &
     (PYTHONPATH=$TP timeout 330 python3 -m pytest tests/test_gpu.py tests/test_backends_cpu.py tests/test_load_gpu.py \
       tests/test_encoder.py -q -p no:cacheprovider -rs > '$W/py312-tests.log' 2>&1; echo py312 exit \$?) &
-    wait; mkdir -p '$W/gpu-tests'; cp '$W'/*-tests.log '$W/gpu-tests/'; tail -3 '$W'/*-tests.log"
+    wait; mkdir -p '$W/gpu-tests'; cp '$W'/*-tests.log '$W/gpu-tests/'; tail -n 3 '$W'/*-tests.log"
   step shapes env CACHE_DIR="$C" TORCH_PY=python3 PYTHONPATH="$TP" bash bench/gpu_shapes.sh "$W/shapes"
   ;;
 torch)

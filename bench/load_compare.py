@@ -71,7 +71,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "load-compare.log"
     rows = []
-    for plan in sorted(Path(args.plans).glob("*.plan")):
+    plans = sorted(Path(args.plans).glob("*.plan"))
+    if not plans:
+        raise SystemExit(f"no .plan files in {args.plans}: nothing to check")
+    for plan in plans:
         bare_qps, ours, control, meta, extra = [], [], [], None, {}
         for k in range(args.reps):
             for side in (("bare", "trtbench") if k % 2 == 0 else ("trtbench", "bare")):
