@@ -178,3 +178,15 @@ def sqrt_model(nan: bool = False) -> onnx.ModelProto:
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     return m
+
+
+def one_line_exit_2(capsys, args, *words):
+    """``trtbench ARGS`` in this process: exit 2 and exactly one ``trtbench: error:`` line holding ``words``."""
+    from trtbench.cli.main import main
+
+    rc = main(args)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("trtbench: error:"), (rc, err)
+    for w in words:
+        assert w in lines[0], lines[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import write_run
+from tests.helpers import one_line_exit_2, write_run
 from trtbench.cli.main import main
 from trtbench.pytest.benchmark import extra_info
 from trtbench.results.store import read_results
@@ -30,18 +30,9 @@ def _pytest_benchmark(record):
             "trtbench": {"failed": [], "skipped": [], "excluded": []}}
 
 
-def _one_line_exit_2(capsys, args, *words):
-    rc = main(args)
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert rc == 2 and len(lines) == 1 and lines[0].startswith("trtbench: error:"), (rc, err)
-    for w in words:
-        assert w in lines[0], lines[0]
-
-
 def _both_commands(capsys, tmp_path, base, damaged, *words):
-    _one_line_exit_2(capsys, ["report", str(damaged), "-o", str(tmp_path / "report")], *words)
-    _one_line_exit_2(capsys, ["gate", "--baseline", base, "--candidate", str(damaged)], *words)
+    one_line_exit_2(capsys, ["report", str(damaged), "-o", str(tmp_path / "report")], *words)
+    one_line_exit_2(capsys, ["gate", "--baseline", base, "--candidate", str(damaged)], *words)
 
 
 def _trial(d):
@@ -77,7 +68,7 @@ PB_DAMAGE = {
 
 
 @pytest.mark.parametrize("case", list(PB_DAMAGE))
-def test_damaged_pytest_benchmark_json_is_one_line_exit_2(native, tmp_path, capsys, case):
+def test_damaged_pytest_benchmark_json_isone_line_exit_2(native, tmp_path, capsys, case):
     base, _ = native
     doc = _pytest_benchmark(read_results(base).records[0])
     assert main(["report", _save(tmp_path / "good.json", doc), "-o", str(tmp_path / "r0")]) == 0  # the undamaged one
@@ -109,7 +100,7 @@ NATIVE_DAMAGE = {  # line index -> damage
 
 
 @pytest.mark.parametrize("case", list(NATIVE_DAMAGE))
-def test_damaged_results_files_are_one_line_exit_2(native, tmp_path, capsys, case):
+def test_damaged_results_files_areone_line_exit_2(native, tmp_path, capsys, case):
     base, lines = native
     index, damage, where = NATIVE_DAMAGE[case]
     bad = copy.deepcopy(lines)
@@ -120,7 +111,7 @@ def test_damaged_results_files_are_one_line_exit_2(native, tmp_path, capsys, cas
     _both_commands(capsys, tmp_path, base, path, "results.jsonl", where)
 
 
-def test_an_nvml_summary_that_is_text_is_one_line_exit_2(native, tmp_path, capsys):
+def test_an_nvml_summary_that_is_text_isone_line_exit_2(native, tmp_path, capsys):
     base, lines = native
     update = {"event": "update", "id": lines[1]["record"]["id"], "fields": {"nvml": {"summary": "x"}}}
     path = tmp_path / "bad" / "results.jsonl"

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import write_run
-from trtbench.cli.main import main
+from tests.helpers import one_line_exit_2, write_run
 from trtbench.results.fingerprint import git_state
 
 
@@ -18,21 +17,12 @@ def run_file(tmp_path):
     return write_run(tmp_path / "run", {"mlp": [[1.0 + 0.01 * k] * 30 for k in range(3)]})
 
 
-def _one_line_exit_2(capsys, args, *words):
-    rc = main(args)
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert rc == 2 and len(lines) == 1 and lines[0].startswith("trtbench: error:"), (rc, err)
-    for w in words:
-        assert w in lines[0], lines[0]
-
-
 def test_report_and_gate_outputs_that_cannot_be_written_are_one_line(tmp_path, capsys, run_file):
     (tmp_path / "file.txt").write_text("x")
     blocked = str(tmp_path / "file.txt" / "sub")  # a path under a regular file: unwritable for root too
-    _one_line_exit_2(capsys, ["report", run_file, "-o", blocked], "cannot write the report", "-o")
+    one_line_exit_2(capsys, ["report", run_file, "-o", blocked], "cannot write the report", "-o")
     for flag in ("--junit", "--markdown", "--json"):
-        _one_line_exit_2(capsys, ["gate", "--baseline", run_file, "--candidate", run_file, flag,
+        one_line_exit_2(capsys, ["gate", "--baseline", run_file, "--candidate", run_file, flag,
                                   blocked + "/out"], f"cannot write {flag}")
 
 
