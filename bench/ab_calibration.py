@@ -39,7 +39,10 @@ def pick_sizes(clock: dict, batch: str = "2048"):
     """(model for ~2%, its ratio), (model for ~5%, its ratio) from the independent clock's medians of the
     calibration plans at ``batch``, each model over the base of its own family (``calib_base``,
     ``calib8_base``)."""
-    med = {r["plan"].split("-")[0].split(".")[0]: r["bare_median_ms"] for r in clock["plans"] if r["bare_median_ms"]
+    def bare_ms(row):  # clock-check.json before the launch gate had one bare figure; since, one per method
+        return row["bare_ms"][clock["bare_methods"][0]] if "bare_ms" in row else row["bare_median_ms"]
+
+    med = {r["plan"].split("-")[0].split(".")[0]: bare_ms(r) for r in clock["plans"] if bare_ms(r)
            and r["plan"].startswith("calib") and r["plan"].split(".plan")[0].endswith(f"-b{batch}")}
     ratios = {k: v / med[f"{family(k)}_base"] for k, v in med.items()
               if "_base" not in k and f"{family(k)}_base" in med}

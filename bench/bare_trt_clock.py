@@ -24,7 +24,7 @@ import sys
 import time
 from fractions import Fraction
 
-trt = cudart = np = None  # imported in load_deps(), after argument parsing, so --help needs none of them
+trt = cudart = driver = np = None  # imported in load_deps(), after argument parsing, so --help needs none of them
 
 
 def nearest_rank(sorted_values, p):
@@ -55,7 +55,7 @@ def die(message):
 
 def load_deps():
     """Import TensorRT, cuda-python and numpy; exit 2 with one line when one is missing or no GPU is seen."""
-    global trt, cudart, np
+    global trt, cudart, driver, np
     try:
         import tensorrt as trt
     except Exception as exc:
@@ -63,9 +63,9 @@ def load_deps():
     try:
         import numpy as np
         try:
-            from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
+            from cuda.bindings import driver, runtime as cudart  # cuda-python >= 12.6
         except ImportError:
-            from cuda import cudart
+            from cuda import cuda as driver, cudart
     except Exception as exc:
         die(f"cuda-python or numpy is not importable ({type(exc).__name__}: {exc})")
     err, count = cudart.cudaGetDeviceCount()[:2]
@@ -179,29 +179,64 @@ def launcher(ctx, stream, graph_exec):
     return lambda: cudart.cudaGraphLaunch(graph_exec, stream)[0] == success
 
 
-def measure(launch, stream, start, end, h2d, d2h, seconds, min_queries):
-    """Queries back to back until `seconds` and `min_queries` are both reached: (event ms, launch ms)."""
+class Hold:
+    """--method gated: the stream waits (cuStreamWaitValue32) on a word of mapped pinned host memory until the
+    host has enqueued start event, launch and end event, so the GPU runs them back to back."""
+
+    def __init__(self, stack):
+        self.word = cu("cudaHostAlloc", 4, cudart.cudaHostAllocMapped)
+        stack.callback(cudart.cudaFreeHost, self.word)
+        self.dev = cu("cudaHostGetDevicePointer", self.word, 0)
+        self.cell = ctypes.c_uint32.from_address(self.word)
+        self.cell.value = 0
+        self.n = 0
+        stack.callback(self.release)  # never leave a stream waiting (before the word is freed)
+
+    def hold(self, stream):
+        self.n += 1
+        err = driver.cuStreamWaitValue32(stream, self.dev, self.n,
+                                         driver.CUstreamWaitValue_flags.CU_STREAM_WAIT_VALUE_GEQ)[0]
+        if err != driver.CUresult.CUDA_SUCCESS:
+            raise RuntimeError(f"cuStreamWaitValue32 failed: {getattr(err, 'name', err)}")
+
+    def release(self):
+        self.cell.value = self.n
+
+
+def measure(launch, stream, start, end, h2d, d2h, seconds, min_queries, method="query", hold=None, per_sample=1):
+    """Queries until `seconds` and `min_queries` are both reached: (event ms, launch ms) per sample.
+
+    query: one event pair around each launch, as a user's loop does (the GPU may wait for the host's launch
+    call inside the window); gated: the same with the stream held until the end event is enqueued;
+    stream: `per_sample` launches back to back between one event pair, time / per_sample (the GPU kept fed)."""
     to_dev, to_host = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
     gpu_ms, launch_ms = [], []
+    k = per_sample if method == "stream" else 1
     t_end = time.perf_counter() + seconds
     while time.perf_counter() < t_end or len(gpu_ms) < min_queries:
         for dst, src, nbytes in h2d:
             cu("cudaMemcpyAsync", dst, src, nbytes, to_dev, stream)
-        cu("cudaEventRecord", start, stream)
-        t0 = time.perf_counter_ns()
-        ok = launch()
-        t1 = time.perf_counter_ns()
-        if not ok:
-            raise RuntimeError("launching a query failed (cudaGraphLaunch or execute_async_v3)")
-        cu("cudaEventRecord", end, stream)
+        if method == "gated":
+            hold.hold(stream)
+        try:
+            cu("cudaEventRecord", start, stream)
+            t0 = time.perf_counter_ns()
+            ok = all([launch() for _ in range(k)])
+            t1 = time.perf_counter_ns()
+            if not ok:
+                raise RuntimeError("launching a query failed (cudaGraphLaunch or execute_async_v3)")
+            cu("cudaEventRecord", end, stream)
+        finally:
+            if method == "gated":
+                hold.release()
         for dst, src, nbytes in d2h:
             cu("cudaMemcpyAsync", dst, src, nbytes, to_host, stream)
         if h2d or d2h:
             cu("cudaStreamSynchronize", stream)  # the copies out too: one query in flight
         else:
             cu("cudaEventSynchronize", end)
-        gpu_ms.append(cu("cudaEventElapsedTime", start, end))
-        launch_ms.append((t1 - t0) / 1e6)
+        gpu_ms.append(cu("cudaEventElapsedTime", start, end) / k)
+        launch_ms.append((t1 - t0) / 1e6 / k)
     return gpu_ms, launch_ms
 
 
@@ -264,10 +299,15 @@ def run_with(args, engine, ctx, stream, start, end, rec, stack):
     if not args.transfers:
         h2d, d2h = [], []
     launch = launcher(ctx, stream, graph_exec)
+    hold = Hold(stack) if args.method == "gated" else None
+    how = dict(method=args.method, hold=hold, per_sample=args.per_sample)
     for _ in range(args.repeat):
-        measure(launch, stream, start, end, h2d, d2h, args.warmup_ms / 1e3, 0)
-        gpu_ms, launch_ms = measure(launch, stream, start, end, h2d, d2h, args.duration, args.min_iterations)
-        rec["repeats"].append(summarize(gpu_ms, launch_ms))
+        measure(launch, stream, start, end, h2d, d2h, args.warmup_ms / 1e3, 0, **how)
+        gpu_ms, launch_ms = measure(launch, stream, start, end, h2d, d2h, args.duration, args.min_iterations, **how)
+        rep = summarize(gpu_ms, launch_ms)
+        if args.method == "stream":  # the host must outrun the GPU, or the GPU waited for launches inside the window:
+            rep["host_bound"] = rep["host_launch_median_ms"] >= 0.8 * rep["median_ms"]  # a thin lead counts as none
+        rec["repeats"].append(rep)
 
 
 def parse_args(argv):
@@ -277,6 +317,11 @@ def parse_args(argv):
     p.add_argument("--batch", type=int, default=None, help="first dim of every input (default: profile opt)")
     p.add_argument("--mode", choices=("graph", "eager"), default="graph",
                    help="graph: replay a captured CUDA graph; eager: execute_async_v3 per query")
+    p.add_argument("--method", choices=("query", "gated", "stream"), default="query",
+                   help="query: an event pair around each launch (a user's loop: the host's launch gap is timed); "
+                        "gated: the same, the stream held until the end event is enqueued (no host gap); stream: "
+                        "--per-sample launches back to back between one event pair, time / launches")
+    p.add_argument("--per-sample", type=int, default=20, help="launches per sample with --method stream")
     p.add_argument("--transfers", action="store_true",
                    help="copy inputs in before and outputs out after each query (outside the timed window)")
     p.add_argument("--warmup-ms", type=float, default=200.0)
@@ -286,8 +331,10 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0, help="seed of the random input data")
     p.add_argument("--json", required=True, help="write the results here")
     args = p.parse_args(argv)
-    if args.repeat < 1 or args.min_iterations < 1 or (args.batch is not None and args.batch < 1):
-        p.error("--repeat, --min-iterations and --batch must be positive")
+    if args.repeat < 1 or args.min_iterations < 1 or args.per_sample < 1 or (args.batch is not None and args.batch < 1):
+        p.error("--repeat, --min-iterations, --per-sample and --batch must be positive")
+    if args.method == "stream" and args.transfers:
+        p.error("--method stream times launches back to back: it takes no --transfers")
     return args
 
 
@@ -296,6 +343,7 @@ def main(argv=None):
     load_deps()
     logger = trt.Logger(trt.Logger.WARNING)
     out = {"tool": "bare_trt_clock", **versions(), "python": platform.python_version(), "mode": args.mode,
+           "method": args.method, "per_sample": args.per_sample if args.method == "stream" else 1,
            "transfers": args.transfers, "batch": args.batch, "warmup_ms": args.warmup_ms,
            "duration_s": args.duration, "min_iterations": args.min_iterations, "seed": args.seed, "plans": []}
     with contextlib.ExitStack() as stack:

@@ -3,7 +3,8 @@
 #   TRTBENCH_GIT_COMMIT=<hash> bash bench/gpu_evidence.sh STAGE
 # Stages (one device call each, back to back on one warm machine; state kept in /tmp/ev between calls):
 #   setup  TensorRT 8.6 (CPython 3.9 payload, ../shared/trt86): a smoke run, the engines of the matrices built
-#          and cached, the independent-clock check on exported plans
+#          and cached, plans exported (before 2026-11-26's launch gate, setup also ran the clock check)
+#   clock  (after setup) the independent-clock check on the exported plans (bench/clock_check.py)
 #   repro  10 separate reproducibility runs of a 12-variant cached TensorRT matrix
 #   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
 #   loadcheck  the load check alone on a fresh machine
@@ -17,7 +18,7 @@
 # runs out of time still returns what it finished. Nothing here changes a device setting: clocks and
 # throttling are read (nvidia-smi -q, NVML), never set.
 set -u
-stage=${1:?stage: setup, repro, ab, followup, loadcheck, tests or torch}
+stage=${1:?stage: setup, clock, repro, ab, followup, loadcheck, tests or torch}
 OUT=${OUT:-/tmp/out}; EV=/tmp/ev; mkdir -p "$OUT" "$EV"
 export PYTHONUNBUFFERED=1
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
@@ -61,8 +62,11 @@ setup)
       mlp-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b1 resnet-tensorrt-fp16-implicit-b64 \
       transformer-tensorrt-fp32-implicit-b1 transformer-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b512 \
       transformer-tensorrt-fp32-implicit-b512"
-  step clock python3.9 bench/clock_check.py --plans "$EV/plans" --out "$W/clock" --reps 2 --duration 0.3 --python python3.9 \
-    --control="${CLOCK_CONTROL---spin-wait}"
+  ;;
+clock)
+  trt
+  step clock python3.9 bench/clock_check.py --plans "$EV/plans" --out "$W/clock" --reps "${REPS:-2}" --duration 0.3 \
+    --python python3.9 --control="${CLOCK_CONTROL---no-launch-gate}"
   cp "$W/clock/clock-check.json" "$EV/clock-check.json" 2>/dev/null
   ;;
 repro)

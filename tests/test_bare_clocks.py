@@ -269,6 +269,19 @@ def _load_fake(relpath):
     return module
 
 
+def _load_fake_driver():
+    """The driver double imports the runtime double as cuda.bindings.runtime: load it with the fakes first."""
+    sys.path.insert(0, str(FAKES))
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k == "cuda" or k.startswith("cuda.")}
+    try:
+        return importlib.import_module("cuda.bindings.driver")
+    finally:
+        sys.path.remove(str(FAKES))
+        for k in [k for k in sys.modules if k == "cuda" or k.startswith("cuda.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
 def test_cuda_double_and_scripts_match_real_cuda_python():
     try:
         from cuda.bindings import runtime as real
@@ -283,6 +296,19 @@ def test_cuda_double_and_scripts_match_real_cuda_python():
             assert len(inspect.signature(obj).parameters) == len(real_params), name
         elif isinstance(obj, type) and hasattr(obj, "__members__"):
             assert set(obj.__members__) <= set(getattr(real, name).__members__), name
+    try:
+        from cuda.bindings import driver as real_driver
+    except ImportError:
+        real_driver = pytest.importorskip("cuda.cuda")
+    fake_driver = _load_fake_driver()
+    for name in [n for n in vars(fake_driver) if n.startswith(("cu", "CU"))]:
+        assert hasattr(real_driver, name), name
+        obj = getattr(fake_driver, name)
+        if inspect.isfunction(obj):
+            assert (len(inspect.signature(obj).parameters)
+                    == len(inspect.signature(getattr(real_driver, name)).parameters)), name
+        elif isinstance(obj, type) and hasattr(obj, "__members__"):
+            assert set(obj.__members__) <= set(getattr(real_driver, name).__members__), name
     for script in SCRIPTS.values():  # every cudart.X and cu("X", ...) of the scripts
         tree = ast.parse(script.read_text())
         nodes = list(ast.walk(tree))
@@ -309,3 +335,38 @@ def test_tensorrt_double_matches_real_tensorrt():
     for enum_name in ("DataType", "TensorIOMode"):
         assert set(getattr(fake, enum_name).__members__) <= set(getattr(real, enum_name).__members__)
     assert callable(real.nptype)
+
+
+def _clock_method(plans, tmp_path, method, host_ms, *extra):
+    report = tmp_path / "cuda-report.json"
+    r = _run(SCRIPTS["bare_trt_clock"], ["--plan", str(plans["dynamic"]), "--method", method, "--duration", "0",
+                                         "--warmup-ms", "0", "--min-iterations", "15", *extra,
+                                         "--json", str(tmp_path / "out.json")], pythonpath=[FAKES],
+             env={"FAKE_CUDA_REPORT": str(report), "FAKE_CUDA_LAUNCH_HOST_MS": str(host_ms), "FAKE_CUDA_HOST_WAITS": "1"})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(report.read_text())["live"] == dict.fromkeys(json.loads(report.read_text())["live"], 0)
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["method"] == method
+    return out["plans"][0]["repeats"][0]
+
+
+def test_clock_methods_and_the_hosts_launch_gap_on_doubles(plans, tmp_path):
+    """The doubles model a graph launch that costs the host 1 ms before its 0.5 ms of GPU work reaches the
+    stream: an event pair around each launch (query) times the host's gap too; holding the stream until the
+    end event is enqueued (gated) times the GPU work alone; back-to-back launches (stream) say they were
+    host-bound when the host cannot keep the GPU fed, and time the GPU work when it can."""
+    query = _clock_method(plans, tmp_path, "query", 1.0)
+    assert query["median_ms"] > 1.4
+    gated = _clock_method(plans, tmp_path, "gated", 1.0)
+    assert gated["median_ms"] == pytest.approx(0.5, abs=1e-9) and gated["max_ms"] == pytest.approx(0.5, abs=1e-9)
+    assert gated["host_launch_median_ms"] >= 1.0  # the host did pay for the launch, outside the window
+    starved = _clock_method(plans, tmp_path, "stream", 1.0, "--per-sample", "5")
+    assert starved["host_bound"] is True and starved["median_ms"] > 0.9
+    fed = _clock_method(plans, tmp_path, "stream", 0.0, "--per-sample", "50")
+    assert fed["host_bound"] is False and fed["median_ms"] == pytest.approx(0.5, rel=0.02)
+
+
+def test_clock_stream_method_takes_no_transfers(plans, tmp_path):
+    r = _run(SCRIPTS["bare_trt_clock"], ["--plan", str(plans["dynamic"]), "--method", "stream", "--transfers",
+                                         "--json", str(tmp_path / "o.json")], pythonpath=[FAKES])
+    assert r.returncode == 2 and "takes no --transfers" in r.stderr and not (tmp_path / "o.json").exists()

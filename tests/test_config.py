@@ -259,6 +259,7 @@ def test_every_run_setting_is_settable_from_the_run_table_with_its_own_type(tmp_
     table comes from the dataclass, so a new field cannot be forgotten."""
     changed = {"warmup_ms": 7, "duration_s": 0.125, "iterations": 3, "max_iterations": 4, "trials": 5,
                "isolation": "inline", "order_seed": 11, "mode": "latency", "cuda_graph": False, "cold": True,
+               "launch_gate": False,
                "spin_wait": True, "data_transfers": False, "nvml_interval_ms": 2.5, "nvml": False, "device": 1,
                "seed": 9, "cache_dir": "cache", "min_samples": 8, "cv_threshold": 0.5, "check_accuracy": False,
                "layer_profile": True, "engine": "x.plan", "trt_typing": "strong", "trt_workspace_bytes": 4096,

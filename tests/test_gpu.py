@@ -102,6 +102,8 @@ def test_event_timer_measures_copies(mode, graph):
         stages.free()
     assert raw.queries >= 20
     assert raw.compute_timing == ("graph" if graph else "eager")  # a D2D copy is capturable
+    # latency mode holds the stream at a cuStreamWaitValue32 until a graph's end event is enqueued (gpu/gate.py)
+    assert (":gated:" in raw.timer) == (graph and mode == "latency"), raw.timer
     if graph:  # a short eager pass follows, compute only: the launch-including figure beside the graph's
         assert raw.eager is not None and raw.eager.queries >= EAGER_MIN and raw.eager.h2d == []
         assert raw.eager.compute_timing == "eager"
@@ -249,6 +251,8 @@ def test_torch_cuda_modes_and_graphs(mode, graph, fast_settings, tmp_path):
     assert rec.ok, rec.error or rec.reason
     assert rec.timing["mode"] == mode and rec.timing["cuda_graph"] == graph
     assert {t.compute_timing for t in rec.trials} == {"graph" if graph else "eager"}
+    assert rec.timing["launch_gate"] == (graph and mode == "latency")
+    assert {":gated:" in t.samples.timer for t in rec.trials} == {graph and mode == "latency"}
     assert not rec.accuracy["inaccurate"]
 
 

@@ -94,6 +94,8 @@ def test_modes_and_cuda_graphs(mode, graph, settings, tmp_path):
     assert rec.ok, rec.error or rec.reason
     assert rec.timing["cuda_graph"] == graph and not rec.accuracy["inaccurate"]
     assert {t.compute_timing for t in rec.trials} == {"graph" if graph else "eager"}
+    gated = graph and mode == "latency"  # the stream held until compute is enqueued (gpu/gate.py)
+    assert rec.timing["launch_gate"] == gated and {":gated:" in t.samples.timer for t in rec.trials} == {gated}
     assert all((t.eager is not None) == graph for t in rec.trials)
 
 

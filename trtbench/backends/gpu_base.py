@@ -48,7 +48,7 @@ class GpuBackend(Backend):
         if not self.on_gpu:
             return HostStageTimer()
         return CudaEventStageTimer(self.settings.mode, self.settings.cuda_graph, self.settings.spin_wait,
-                                   graph_factory=self.graph_factory())
+                                   graph_factory=self.graph_factory(), launch_gate=self.settings.launch_gate)
 
     def load_timer(self, slots: List[Slot]):
         """The timer that keeps several queries in flight on ``slots`` (see ``open_slots``)."""

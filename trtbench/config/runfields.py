@@ -59,7 +59,8 @@ NOT_IN_RUN_TABLE = {"tolerances": "write tolerances as a [tolerances] table, e.g
 #: flag options -> (field, the value the flag sets)
 FLAG_FIELDS: Dict[str, Tuple[str, bool]] = {
     "cuda_graph": ("cuda_graph", True), "no_cuda_graph": ("cuda_graph", False), "cold": ("cold", True),
-    "spin_wait": ("spin_wait", True), "no_data_transfers": ("data_transfers", False), "no_nvml": ("nvml", False),
+    "no_launch_gate": ("launch_gate", False), "spin_wait": ("spin_wait", True),
+    "no_data_transfers": ("data_transfers", False), "no_nvml": ("nvml", False),
     "no_accuracy": ("check_accuracy", False), "layer_profile": ("layer_profile", True), "verbose": ("verbose", True),
     "fix_batch": ("fix_batch", True),
 }

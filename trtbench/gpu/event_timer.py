@@ -12,7 +12,10 @@ D2H end.
   enqueued before waiting on query i, so H2D of i+1 overlaps compute of i (as trtexec).
 
 Compute is replayed from a CUDA graph by default (as trtexec 11 does): the events then time the GPU's
-work, not the host's launch. A model that cannot be captured falls back to eager launches and the
+work, not the host's launch. In latency mode the launch gate (``gpu/gate.py``) holds the stream until the
+compute start event, the graph launch and the end event are all enqueued, so the few microseconds the host
+takes to launch are not timed either (``--no-launch-gate`` opts out; a driver without stream memory
+operations times ungated and the trial says why). A model that cannot be captured falls back to eager launches and the
 samples say why. With a graph, a short eager pass follows the measured loop, so a launch-bound variant
 carries both figures (graph GPU time and eager time including launch).
 
@@ -27,6 +30,7 @@ import time
 from typing import Callable, List, Optional
 
 from trtbench.gpu.cuda import DeviceBuffer, Event, Graph, Stream, check, l2_cache_bytes, rt
+from trtbench.gpu.gate import LaunchGate
 from trtbench.timing.samples import LoopPlan, RawSamples, StageCalls
 
 #: the eager pass after a graph-timed loop: this share of the measured time, at least EAGER_MIN queries
@@ -53,19 +57,19 @@ class CudaEventStageTimer:
     name = "cuda-events"
 
     def __init__(self, mode: str = "latency", cuda_graph: bool = False, spin_wait: bool = False,
-                 graph_factory: Optional[Callable] = None) -> None:
+                 graph_factory: Optional[Callable] = None, launch_gate: bool = True) -> None:
         if mode not in ("latency", "throughput"):
             raise ValueError(f"unknown timing mode {mode!r}")
         self.mode = mode
         self.cuda_graph = cuda_graph
         self.spin_wait = spin_wait
+        self.launch_gate = launch_gate  # latency mode, graph launches: hold the stream until compute is enqueued
         self._graph_factory = graph_factory  # backend hook: (compute_fn, stream) -> object with launch()/destroy()
 
     # ------------------------------------------------------------------------------------------------
     def run(self, calls: StageCalls, plan: LoopPlan) -> RawSamples:
         streams = [Stream() for _ in range(3 if self.mode == "throughput" else 1)]
-        graph = None
-        flush = None
+        graph = gate = flush = None
         try:
             compute = calls.compute
             timing = "eager"
@@ -75,10 +79,14 @@ class CudaEventStageTimer:
                     compute, timing = graph.launch, "graph"
                 else:
                     timing = f"eager (graph fallback: {why})"
+            if graph is not None and self.mode == "latency" and self.launch_gate:
+                gate, why = LaunchGate.open(streams[0])
+                if gate is None:
+                    timing = f"graph (launch gate unavailable: {why})"
             if plan.cold:
                 flush = DeviceBuffer(2 * l2_cache_bytes())
             if self.mode == "latency":
-                s = self._latency(calls, compute, plan, streams[0], flush, timing)
+                s = self._latency(calls, compute, plan, streams[0], flush, timing, gate)
             else:
                 s = self._throughput(calls, compute, plan, *streams, timing=timing)
             s.compute_timing = timing
@@ -88,6 +96,8 @@ class CudaEventStageTimer:
                 s.eager = self._latency(calls, calls.compute, eager_plan, streams[0], None, "eager")
             return s
         finally:
+            if gate is not None:
+                gate.close(streams[0])
             if graph is not None:
                 graph.destroy()
             if flush is not None:
@@ -101,13 +111,13 @@ class CudaEventStageTimer:
 
     # ------------------------------------------------------------------------------------------------
     def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream, flush: Optional[DeviceBuffer],
-                 timing: str) -> RawSamples:
+                 timing: str, gate: Optional[LaunchGate] = None) -> RawSamples:
         blocking = not self.spin_wait
         # h2d start/end, compute start/end, d2h end. Only the events the host waits on block (e1 when there
         # are transfers, e3): the others time only, and carry the default flags, as the bare clock's do.
         events = [Event(False), Event(blocking and plan.data_transfers), Event(False), Event(False), Event(blocking)]
-        s = RawSamples(timer=f"cuda-events:latency:{timing.split(' ')[0]}{':spin' if self.spin_wait else ':blocking'}"
-                             f"{':cold' if plan.cold else ''}")
+        s = RawSamples(timer=f"cuda-events:latency:{timing.split(' ')[0]}{':gated' if gate else ''}"
+                             f"{':spin' if self.spin_wait else ':blocking'}{':cold' if plan.cold else ''}")
         h = stream.handle
         transfers = plan.data_transfers
         h2d, d2h = calls.h2d, calls.d2h
@@ -118,8 +128,10 @@ class CudaEventStageTimer:
         record, esync, elapsed = r.cudaEventRecord, r.cudaEventSynchronize, r.cudaEventElapsedTime
         memset = r.cudaMemsetAsync
         e0, e1, ec, e2, e3 = (e._e for e in events)
-        c0 = ec if transfers else e1  # where compute's window opens
+        c0 = ec if transfers or gate else e1  # where compute's window opens
         sh = stream.raw
+        hold = gate.hold if gate else None
+        release = gate.release if gate else None
 
         def cool() -> None:  # untimed: before the query's first event
             if flush is not None:
@@ -153,11 +165,24 @@ class CudaEventStageTimer:
                     h2d(h)
                 err = err or record(e1, sh)[0]
                 if transfers:  # the copy is done before compute is enqueued: no launch time hides in it,
-                    err = err or esync(e1)[0] or record(ec, sh)[0]  # and compute starts timing after the wait
-                a = perf()
-                compute(h)
-                b = perf()
-                err = err or record(e2, sh)[0]
+                    err = err or esync(e1)[0]  # and compute starts timing after the wait
+                if hold is not None:  # the GPU waits here until the end event is enqueued: no host gap is timed
+                    hold(sh)
+                    try:
+                        err = err or record(ec, sh)[0]
+                        a = perf()
+                        compute(h)
+                        b = perf()
+                        err = err or record(e2, sh)[0]
+                    finally:
+                        release()
+                else:
+                    if transfers:
+                        err = err or record(ec, sh)[0]
+                    a = perf()
+                    compute(h)
+                    b = perf()
+                    err = err or record(e2, sh)[0]
                 if transfers:
                     d2h(h)
                 err = err or record(e3, sh)[0] or esync(e3)[0]

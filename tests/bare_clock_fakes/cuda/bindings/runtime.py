@@ -5,6 +5,14 @@ Every call returns a tuple ``(cudaError_t, *values)`` as the real one does. Memo
 record stamps it, and work (a graph launch, the TensorRT double's execute_async_v3) advances it. Capture,
 invalid handles, copies out of bounds and double frees return errors. FAKE_CUDA_DEVICES sets the device
 count (default 1); FAKE_CUDA_REPORT names a JSON file that gets the still-live resources at exit.
+
+The host's launch gap can be modelled: FAKE_CUDA_LAUNCH_HOST_MS makes every graph launch spend that long on the
+host before its work reaches the stream, FAKE_CUDA_HOST_WAITS makes synchronisations wait for the GPU clock,
+and an event recorded on an idle stream stamps the host's clock, so a window opened before a slow launch
+contains the host's time, as on a GPU. The driver double's
+cuStreamWaitValue32 holds a stream: its work is kept back until the host writes the awaited word, and then
+runs back to back from the moment a later call sees the word written (so no host time is in it). A
+synchronisation of a stream still held would never return on a GPU: here it raises.
 """
 
 import atexit
@@ -40,10 +48,14 @@ class cudaMemcpyKind(enum.IntEnum):
 
 
 cudaStreamNonBlocking = 1
+cudaEventDefault = 0
+cudaEventBlockingSync = 1
+cudaHostAllocDefault = 0
+cudaHostAllocMapped = 2
 OK = cudaError_t.cudaSuccess
 _ids = itertools.count(0x1000)
 _live = {"stream": {}, "event": {}, "graph": {}, "graph_exec": {}, "device": {}, "host": {}}
-counts = {"graph_launches": 0, "executes": 0, "h2d": 0, "d2h": 0}
+counts = {"graph_launches": 0, "executes": 0, "h2d": 0, "d2h": 0, "memsets": 0}
 
 
 class _Handle:
@@ -94,17 +106,61 @@ def _region(kind, addr, nbytes):
     return None
 
 
+def _settle():
+    """Run the work held on every stream whose awaited word the host has written since."""
+    for s in _live["stream"].values():
+        if s.gate is not None and ctypes.c_uint32.from_address(s.gate[0]).value >= s.gate[1]:
+            held, s.gate, s.held = s.held, None, []
+            s.t = max(s.t, _now_ms())
+            for op in held:  # back to back: no host time between them
+                op(s)
+
+
+def _hold(stream_handle, addr, value):
+    """The driver double's cuStreamWaitValue32: the stream's later work waits for *addr >= value."""
+    _settle()
+    s = _get("stream", stream_handle)
+    if s is None or s.capture is not None or s.gate is not None:
+        return False
+    s.gate, s.held = (int(addr), int(value)), []
+    return True
+
+
+def _on_stream(s, op):
+    """Run op(stream) now, or keep it back while the stream is held."""
+    if s.gate is not None:
+        s.held.append(op)
+    else:
+        op(s)
+
+
 def _enqueue(stream_handle, ms, op="executes"):
     """Work of `ms` on a stream (or into its capture). Used by the TensorRT double too."""
+    _settle()
     s = _get("stream", stream_handle)
     if s is None:
         return False
     if s.capture is not None:
         s.capture.append(ms)
     else:
-        s.t = max(s.t, _now_ms()) + ms
+        def work(st, start=_now_ms()):
+            st.t = max(st.t, start) + ms
+        _on_stream(s, work)
         counts[op] += 1
     return True
+
+
+def _not_held(s):
+    if s.gate is not None:
+        raise RuntimeError("fake CUDA: a synchronisation on a stream held by cuStreamWaitValue32 never returns")
+
+
+def _wait_until(t_ms):
+    """With FAKE_CUDA_HOST_WAITS set, a synchronisation returns once the GPU clock's time has come (the host
+    waits for the work, as on a GPU); otherwise at once (the GPU clock runs ahead, and windows hold no host gap)."""
+    if os.environ.get("FAKE_CUDA_HOST_WAITS"):
+        while t_ms is not None and _now_ms() < t_ms:
+            pass
 
 
 def _invalidate_capture(stream_handle):
@@ -135,7 +191,7 @@ def cudaGetLastError():
 
 
 def cudaStreamCreateWithFlags(flags):
-    return OK, cudaStream_t(t=0.0, capture=None, capture_invalid=False)
+    return OK, cudaStream_t(t=0.0, capture=None, capture_invalid=False, gate=None, held=[])
 
 
 def cudaStreamDestroy(stream):
@@ -146,14 +202,23 @@ def cudaStreamDestroy(stream):
 
 
 def cudaStreamSynchronize(stream):
+    _settle()
     s = _get("stream", stream)
     if s is None:
         return (cudaError_t.cudaErrorInvalidResourceHandle,)
-    return (cudaError_t.cudaErrorStreamCaptureUnsupported,) if s.capture is not None else (OK,)
+    _not_held(s)
+    if s.capture is not None:
+        return (cudaError_t.cudaErrorStreamCaptureUnsupported,)
+    _wait_until(s.t)
+    return (OK,)
 
 
 def cudaEventCreate():
-    return OK, cudaEvent_t(t=None)
+    return OK, cudaEvent_t(t=None, stream=None)
+
+
+def cudaEventCreateWithFlags(flags):
+    return OK, cudaEvent_t(t=None, stream=None)
 
 
 def cudaEventDestroy(event):
@@ -166,16 +231,29 @@ def cudaEventRecord(event, stream):
         return (cudaError_t.cudaErrorInvalidResourceHandle,)
     if s.capture is not None:  # legal in CUDA (an event node), but the scripts must not time inside a graph
         return (cudaError_t.cudaErrorStreamCaptureUnsupported,)
-    s.t = max(s.t, _now_ms())
-    e.t = s.t
+    _settle()
+    e.t, e.stream = None, s
+
+    def stamp(st, start=_now_ms()):
+        st.t = max(st.t, start)
+        e.t = st.t
+    _on_stream(s, stamp)
     return (OK,)
 
 
 def cudaEventSynchronize(event):
-    return (OK,) if _get("event", event) is not None else (cudaError_t.cudaErrorInvalidResourceHandle,)
+    _settle()
+    e = _get("event", event)
+    if e is None:
+        return (cudaError_t.cudaErrorInvalidResourceHandle,)
+    if e.t is None and e.stream is not None:
+        _not_held(e.stream)
+    _wait_until(e.t)
+    return (OK,)
 
 
 def cudaEventElapsedTime(start, end):
+    _settle()
     a, b = _get("event", start), _get("event", end)
     if a is None or b is None or a.t is None or b.t is None:
         return cudaError_t.cudaErrorInvalidResourceHandle, 0.0
@@ -196,6 +274,21 @@ def cudaMallocHost(size):
 
 def cudaFree(ptr):
     return _free("device", ptr)
+
+
+def cudaMemsetAsync(devPtr, value, count, stream):
+    if _region("device", int(devPtr), count) is None or not _enqueue(stream, 0.01, "memsets"):
+        return (cudaError_t.cudaErrorInvalidValue,)
+    ctypes.memset(int(devPtr), value, count)
+    return (OK,)
+
+
+def cudaHostAlloc(size, flags):
+    return cudaMallocHost(size)
+
+
+def cudaHostGetDevicePointer(pHost, flags):
+    return (OK, int(pHost)) if _region("host", int(pHost), 1) is not None else (cudaError_t.cudaErrorInvalidValue, 0)
 
 
 def cudaFreeHost(ptr):
@@ -242,6 +335,10 @@ def cudaGraphInstantiate(graph, flags):
 
 
 def cudaGraphLaunch(graphExec, stream):
+    host_ms = float(os.environ.get("FAKE_CUDA_LAUNCH_HOST_MS", "0"))
+    t_end = _now_ms() + host_ms
+    while _now_ms() < t_end:  # the host's own launch cost, before the work reaches the stream
+        pass
     x = _get("graph_exec", graphExec)
     if x is None or not _enqueue(stream, x.ms, "graph_launches"):
         return (cudaError_t.cudaErrorInvalidResourceHandle,)

@@ -1,0 +1,90 @@
+"""The launch gate (trtbench/gpu/gate.py) in the CUDA-event timer, on the CPU doubles of cuda-python
+(tests/bare_clock_fakes/: test doubles, no evidence that a GPU behaves so; the GPU run is in results/).
+
+The doubles model a graph launch that costs the host 1 ms before its 0.5 ms of GPU work reaches the stream,
+and synchronisations that wait for the GPU clock: an ungated compute window then holds the host's gap, a
+gated one the GPU work alone. Each case runs in a subprocess with the doubles first on the path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKES = Path(__file__).resolve().parent / "bare_clock_fakes"
+
+TIMER = r"""
+import json, sys
+from cuda.bindings import runtime as rt
+from trtbench.gpu.event_timer import CudaEventStageTimer
+from trtbench.timing.samples import LoopPlan
+
+class Calls:
+    def h2d(self, stream): rt._enqueue(stream, 0.01, "h2d")
+    def compute(self, stream): rt._enqueue(stream, 0.5)
+    def d2h(self, stream): rt._enqueue(stream, 0.01, "d2h")
+
+gate, transfers = sys.argv[1] == "gated", sys.argv[2] == "transfers"
+timer = CudaEventStageTimer("latency", cuda_graph=True, launch_gate=gate)
+s = timer.run(Calls(), LoopPlan(0.0, 15, 0.0, 15, data_transfers=transfers))
+print(json.dumps({"compute": sorted(s.compute), "h2d": s.h2d, "timer": s.timer, "timing": s.compute_timing,
+                  "eager": sorted(s.eager.compute), "launches": rt.counts["graph_launches"]}))
+"""
+
+WATCHDOG = r"""
+from trtbench.errors import CudaError
+from trtbench.gpu import gate as g
+from trtbench.gpu.cuda import Stream
+g.WATCHDOG_S = 0.2
+stream = Stream()
+gate = g.LaunchGate()
+gate.hold(stream.raw)
+import time; time.sleep(0.6)  # the host is stuck inside the window: the watchdog lets the stream go
+stream.synchronize()  # would never return on a held stream (the double raises)
+try:
+    gate.release()
+    print("no error")
+except CudaError as exc:
+    print(exc)
+gate.close(stream)
+"""
+
+
+def _python(code, *args, env=None):
+    full = {k: v for k, v in os.environ.items() if not k.startswith("FAKE_CUDA")}
+    full.update({"PYTHONPATH": os.pathsep.join([str(FAKES), str(ROOT)]), "FAKE_CUDA_LAUNCH_HOST_MS": "1",
+                 "FAKE_CUDA_HOST_WAITS": "1", **(env or {})})
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=full, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("transfers", ["transfers", "none"])
+def test_gated_compute_window_holds_the_gpu_work_and_no_host_gap(transfers):
+    gated = json.loads(_python(TIMER, "gated", transfers))
+    assert gated["timing"] == "graph" and ":graph:gated:" in gated["timer"]
+    assert gated["compute"][0] == pytest.approx(0.5, abs=1e-9) and gated["compute"][-1] == pytest.approx(0.5, abs=1e-9)
+    assert gated["launches"] >= 15
+    assert bool(gated["h2d"]) == (transfers == "transfers")
+    # the eager pass after a graph is never gated: it times launch + GPU work (the double's eager call is instant)
+    assert gated["eager"][0] >= 0.5
+    ungated = json.loads(_python(TIMER, "ungated", transfers))
+    assert ":gated" not in ungated["timer"] and ungated["timing"] == "graph"
+    assert sorted(ungated["compute"])[len(ungated["compute"]) // 2] > 1.4  # 1 ms of the host's launch inside
+
+
+def test_a_driver_without_stream_memory_operations_times_ungated_and_says_why():
+    out = json.loads(_python(TIMER, "gated", "none", env={"FAKE_CUDA_NO_STREAM_MEM_OPS": "1"}))
+    assert out["timing"].startswith("graph (launch gate unavailable: CudaError: cuStreamWaitValue32 failed")
+    assert "CUDA_ERROR_NOT_SUPPORTED" in out["timing"] and ":gated" not in out["timer"]
+    assert out["compute"][len(out["compute"]) // 2] > 1.4
+
+
+def test_the_watchdog_releases_a_stuck_gate_and_the_stage_fails_naming_the_way_out():
+    message = _python(WATCHDOG)
+    assert "waited on the host while its stream was held" in message and "--no-launch-gate" in message
