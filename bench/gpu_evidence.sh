@@ -5,6 +5,8 @@
 #   setup  TensorRT 8.6 (CPython 3.9 payload, ../shared/trt86): a smoke run, the engines of the matrices built
 #          and cached, plans exported (before 2026-11-26's launch gate, setup also ran the clock check)
 #   clock  (after setup) the independent-clock check on the exported plans (bench/clock_check.py)
+#   small  (fresh machine) the 12 small plans of the repro matrix built, the bare clock (gated) in 10 separate
+#          processes over them (its per-process spread), the clock check on them with 4 repetitions
 #   repro  10 separate reproducibility runs of a 12-variant cached TensorRT matrix
 #   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
 #   loadcheck  the load check alone on a fresh machine
@@ -18,7 +20,7 @@
 # runs out of time still returns what it finished. Nothing here changes a device setting: clocks and
 # throttling are read (nvidia-smi -q, NVML), never set.
 set -u
-stage=${1:?stage: setup, clock, repro, ab, followup, loadcheck, tests or torch}
+stage=${1:?stage: setup, clock, small, repro, ab, followup, loadcheck, tests or torch}
 OUT=${OUT:-/tmp/out}; EV=/tmp/ev; mkdir -p "$OUT" "$EV"
 export PYTHONUNBUFFERED=1
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
@@ -62,6 +64,17 @@ setup)
       mlp-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b1 resnet-tensorrt-fp16-implicit-b64 \
       transformer-tensorrt-fp32-implicit-b1 transformer-tensorrt-fp16-implicit-b64 resnet-tensorrt-fp32-implicit-b512 \
       transformer-tensorrt-fp32-implicit-b512"
+  ;;
+small)  # on a fresh machine: the 12 small plans, the bare clock's spread over separate processes, the clock check on them
+  trt
+  step build bash -c "python3.9 -m trtbench run -b tensorrt -m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16 \
+      --build-mode implicit --trials 1 --duration 0.05 --cache-dir '$C' --results '$EV/warm' -q &&
+    python3.9 bench/export_plans.py '$C' '$EV/smallplans' --match {mlp,resnet,transformer}-tensorrt-{fp32,fp16}-implicit-b{1,64}"
+  step spread bash -c "plans=''; for p in '$EV'/smallplans/*.plan; do plans=\"\$plans --plan \$p\"; done
+    for i in \$(seq 1 ${SPREAD:-10}); do python3.9 bench/bare_trt_clock.py --method gated --duration 0.3 \$plans \
+      --json '$W/spread/bare-gated-'\$i.json > /dev/null || exit 1; done; ls '$W/spread' | wc -l"
+  step clock python3.9 bench/clock_check.py --plans "$EV/smallplans" --out "$W/clock" --reps "${REPS:-4}" --duration 0.3 \
+    --python python3.9 --control=""
   ;;
 clock)
   trt
