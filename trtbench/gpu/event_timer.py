@@ -4,10 +4,14 @@ Per query, events bracket H2D, compute and D2H; the host time of the compute enq
 with the host clock. Latency is h2d + compute + d2h (trtexec's definition); end-to-end is H2D start to
 D2H end.
 
-- ``latency`` mode: one query in flight, everything on one stream. The host waits for the H2D copy
-  before it enqueues compute, so no launch time hides inside the H2D window, and compute's window opens
-  with an event recorded after that wait (the host's wake-up is in no stage): the compute window is the
-  same quantity with transfers on or off (the GPU time, or with eager launches launch + GPU time).
+- ``latency`` mode: one query in flight, everything on one stream. With a CUDA graph, the launch gate
+  holds the stream from before compute's start event until its end event is enqueued (below), so the
+  launch is in no window. Without one (eager, or --no-launch-gate), the host waits for the H2D copy before
+  it enqueues compute, so no launch time hides inside the H2D window, and compute's window opens with an
+  event recorded after that wait (the host's wake-up is in no stage). Either way the compute window is the
+  same quantity with transfers on or off (the GPU time, or with eager launches launch + GPU time). (A
+  gated query does not wait for the copy on the host: on an H200 a blocking wait there added 6 us to the
+  next graph's GPU time on 0.03 ms plans; results/h200-2026-11-26c/.)
 - ``throughput`` mode: three streams (input, compute, output) chained by events, with query i+1
   enqueued before waiting on query i, so H2D of i+1 overlaps compute of i (as trtexec).
 
@@ -115,7 +119,8 @@ class CudaEventStageTimer:
         blocking = not self.spin_wait
         # h2d start/end, compute start/end, d2h end. Only the events the host waits on block (e1 when there
         # are transfers, e3): the others time only, and carry the default flags, as the bare clock's do.
-        events = [Event(False), Event(blocking and plan.data_transfers), Event(False), Event(False), Event(blocking)]
+        events = [Event(False), Event(blocking and plan.data_transfers and gate is None), Event(False), Event(False),
+                  Event(blocking)]
         s = RawSamples(timer=f"cuda-events:latency:{timing.split(' ')[0]}{':gated' if gate else ''}"
                              f"{':spin' if self.spin_wait else ':blocking'}{':cold' if plan.cold else ''}")
         h = stream.handle
@@ -164,10 +169,8 @@ class CudaEventStageTimer:
                 if transfers:
                     h2d(h)
                 err = err or record(e1, sh)[0]
-                if transfers:  # the copy is done before compute is enqueued: no launch time hides in it,
-                    err = err or esync(e1)[0]  # and compute starts timing after the wait
                 if hold is not None:  # the GPU waits here until the end event is enqueued: no host gap is timed
-                    hold(sh)
+                    hold(sh)  # (nor any launch time in the H2D window: the launch happens while the stream is held)
                     try:
                         err = err or record(ec, sh)[0]
                         a = perf()
@@ -177,8 +180,8 @@ class CudaEventStageTimer:
                     finally:
                         release()
                 else:
-                    if transfers:
-                        err = err or record(ec, sh)[0]
+                    if transfers:  # the copy is done before compute is enqueued: no launch time hides in it,
+                        err = err or esync(e1)[0] or record(ec, sh)[0]  # and compute starts timing after the wait
                     a = perf()
                     compute(h)
                     b = perf()
