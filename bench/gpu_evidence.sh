@@ -5,8 +5,9 @@
 #   setup  TensorRT 8.6 (CPython 3.9 payload, ../shared/trt86): a smoke run, the engines of the matrices built
 #          and cached, plans exported (before 2026-11-26's launch gate, setup also ran the clock check)
 #   clock  (after setup) the independent-clock check on the exported plans (bench/clock_check.py)
-#   small  (fresh machine) the 12 small plans of the repro matrix built, the bare clock (gated) in 10 separate
-#          processes over them (its per-process spread), the clock check on them with 4 repetitions
+#   small  (fresh machine) the 12 small plans of the repro matrix built, the bare clock (gated) in 2 x 10 separate
+#          processes over them (its per-process spread; plans in a fixed order, then shuffled per process), the
+#          clock check on them with 4 repetitions
 #   repro  10 separate reproducibility runs of a 12-variant cached TensorRT matrix
 #   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
 #   loadcheck  the load check alone on a fresh machine
@@ -70,9 +71,12 @@ small)  # on a fresh machine: the 12 small plans, the bare clock's spread over s
   step build bash -c "python3.9 -m trtbench run -b tensorrt -m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16 \
       --build-mode implicit --trials 1 --duration 0.05 --cache-dir '$C' --results '$EV/warm' -q &&
     python3.9 bench/export_plans.py '$C' '$EV/smallplans' --match {mlp,resnet,transformer}-tensorrt-{fp32,fp16}-implicit-b{1,64}"
-  step spread bash -c "plans=''; for p in '$EV'/smallplans/*.plan; do plans=\"\$plans --plan \$p\"; done
-    for i in \$(seq 1 ${SPREAD:-10}); do python3.9 bench/bare_trt_clock.py --method gated --duration 0.3 \$plans \
-      --json '$W/spread/bare-gated-'\$i.json > /dev/null || exit 1; done; ls '$W/spread' | wc -l"
+  # the bare clock in separate processes: plans in one fixed order, then each process in its own shuffled order
+  step spread bash -c "for i in \$(seq 1 ${SPREAD:-10}); do for order in fixed shuffled; do
+      if [ \$order = fixed ]; then list=\$(ls '$EV'/smallplans/*.plan); else list=\$(ls '$EV'/smallplans/*.plan | shuf); fi
+      plans=''; for p in \$list; do plans=\"\$plans --plan \$p\"; done
+      python3.9 bench/bare_trt_clock.py --method gated --duration 0.3 \$plans \
+        --json '$W/spread/bare-gated-'\$order-\$i.json > /dev/null || exit 1; done; done; ls '$W/spread' | wc -l"
   step clock python3.9 bench/clock_check.py --plans "$EV/smallplans" --out "$W/clock" --reps "${REPS:-4}" --duration 0.3 \
     --python python3.9 --control=""
   ;;
