@@ -64,25 +64,35 @@ def _python(code, *args, env=None):
     return r.stdout.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("transfers", ["transfers", "none"])
-def test_gated_compute_window_holds_the_gpu_work_and_no_host_gap(transfers):
-    gated = json.loads(_python(TIMER, "gated", transfers))
+def _median(xs):
+    return sorted(xs)[len(xs) // 2]
+
+
+def test_gated_compute_window_holds_the_gpu_work_and_no_host_gap():
+    gated = json.loads(_python(TIMER, "gated", "none"))
     assert gated["timing"] == "graph" and ":graph:gated:" in gated["timer"]
     assert gated["compute"][0] == pytest.approx(0.5, abs=1e-9) and gated["compute"][-1] == pytest.approx(0.5, abs=1e-9)
-    assert gated["launches"] >= 15
-    assert bool(gated["h2d"]) == (transfers == "transfers")
+    assert gated["launches"] >= 15 and gated["h2d"] == []
     # the eager pass after a graph is never gated: it times launch + GPU work (the double's eager call is instant)
     assert gated["eager"][0] >= 0.5
-    ungated = json.loads(_python(TIMER, "ungated", transfers))
+    ungated = json.loads(_python(TIMER, "ungated", "none"))
     assert ":gated" not in ungated["timer"] and ungated["timing"] == "graph"
-    assert sorted(ungated["compute"])[len(ungated["compute"]) // 2] > 1.4  # 1 ms of the host's launch inside
+    assert _median(ungated["compute"]) > 1.4  # 1 ms of the host's launch inside
+
+
+def test_with_data_transfers_compute_is_timed_ungated_after_the_copy():
+    """With transfers the gate stays off (on H200s gated queries after an H2D copy ran in a slow mode in some
+    processes): the host waits for the copy, opens compute's window, then launches."""
+    out = json.loads(_python(TIMER, "gated", "transfers"))
+    assert out["timing"] == "graph" and ":gated" not in out["timer"] and out["h2d"]
+    assert _median(out["compute"]) > 1.4
 
 
 def test_a_driver_without_stream_memory_operations_times_ungated_and_says_why():
     out = json.loads(_python(TIMER, "gated", "none", env={"FAKE_CUDA_NO_STREAM_MEM_OPS": "1"}))
     assert out["timing"].startswith("graph (launch gate unavailable: CudaError: cuStreamWaitValue32 failed")
     assert "CUDA_ERROR_NOT_SUPPORTED" in out["timing"] and ":gated" not in out["timer"]
-    assert out["compute"][len(out["compute"]) // 2] > 1.4
+    assert _median(out["compute"]) > 1.4
 
 
 def test_the_watchdog_releases_a_stuck_gate_and_the_stage_fails_naming_the_way_out():

@@ -87,14 +87,15 @@ def test_second_run_builds_nothing_and_corrupt_plans_are_rebuilt(settings, tmp_p
     assert "truncated" in third.backend["cache_miss_reason"]
 
 
-@pytest.mark.parametrize("mode,graph", [("throughput", False), ("latency", True), ("throughput", True)])
-def test_modes_and_cuda_graphs(mode, graph, settings, tmp_path):
-    rec = _measure(_variant("transformer", 8, "fp16", "explicit"), replace(settings, mode=mode, cuda_graph=graph),
-                   tmp_path)
+@pytest.mark.parametrize("mode,graph,transfers", [("throughput", False, True), ("latency", True, True),
+                                                   ("throughput", True, True), ("latency", True, False)])
+def test_modes_and_cuda_graphs(mode, graph, transfers, settings, tmp_path):
+    settings = replace(settings, mode=mode, cuda_graph=graph, data_transfers=transfers)
+    rec = _measure(_variant("transformer", 8, "fp16", "explicit"), settings, tmp_path)
     assert rec.ok, rec.error or rec.reason
     assert rec.timing["cuda_graph"] == graph and not rec.accuracy["inaccurate"]
     assert {t.compute_timing for t in rec.trials} == {"graph" if graph else "eager"}
-    gated = graph and mode == "latency"  # the stream held until compute is enqueued (gpu/gate.py)
+    gated = graph and mode == "latency" and not settings.data_transfers  # the stream held (gpu/gate.py)
     assert rec.timing["launch_gate"] == gated and {":gated:" in t.samples.timer for t in rec.trials} == {gated}
     assert all((t.eager is not None) == graph for t in rec.trials)
 

@@ -87,8 +87,9 @@ RUN_OPTIONS = (
            "graph", "flag"),
     Option("cold", ("--cold",), "cold caches: flush the GPU L2 (or the CPU's last-level cache) and rotate the host "
            "input buffers between queries, outside the timed window", "flag"),
-    Option("no_launch_gate", ("--no-launch-gate",), "latency mode, CUDA graph: do not hold the stream until the "
-           "compute stage is enqueued; compute then includes the host's launch gap (a few us)", "flag"),
+    Option("no_launch_gate", ("--no-launch-gate",), "with --no-data-transfers (latency mode, CUDA graph): do not "
+           "hold the stream until the compute stage is enqueued; compute then includes the host's launch gap "
+           "(a few us)", "flag"),
     Option("spin_wait", ("--spin-wait",), "spin-wait on CUDA events instead of blocking sync (load runs, with --concurrency or --request-rate, always spin)", "flag"),
     Option("no_data_transfers", ("--no-data-transfers",), "time compute only: skip the H2D/D2H stages",
            "flag"),

@@ -4,24 +4,24 @@ Per query, events bracket H2D, compute and D2H; the host time of the compute enq
 with the host clock. Latency is h2d + compute + d2h (trtexec's definition); end-to-end is H2D start to
 D2H end.
 
-- ``latency`` mode: one query in flight, everything on one stream. With a CUDA graph, the launch gate
-  holds the stream from before compute's start event until its end event is enqueued (below), so the
-  launch is in no window. Without one (eager, or --no-launch-gate), the host waits for the H2D copy before
-  it enqueues compute, so no launch time hides inside the H2D window, and compute's window opens with an
-  event recorded after that wait (the host's wake-up is in no stage). Either way the compute window is the
-  same quantity with transfers on or off (the GPU time, or with eager launches launch + GPU time). (A
-  gated query does not wait for the copy on the host: on an H200 a blocking wait there added 6 us to the
-  next graph's GPU time on 0.03 ms plans; results/h200-2026-11-26c/.)
+- ``latency`` mode: one query in flight, everything on one stream. The host waits for the H2D copy
+  before it enqueues compute, so no launch time hides inside the H2D window, and compute's window opens
+  with an event recorded after that wait (the host's wake-up is in no stage). Without data transfers and
+  with a CUDA graph, the launch gate holds the stream from before compute's start event until its end
+  event is enqueued (below), so the host's launch gap is in no window either.
 - ``throughput`` mode: three streams (input, compute, output) chained by events, with query i+1
   enqueued before waiting on query i, so H2D of i+1 overlaps compute of i (as trtexec).
 
 Compute is replayed from a CUDA graph by default (as trtexec 11 does): the events then time the GPU's
-work, not the host's launch. In latency mode the launch gate (``gpu/gate.py``) holds the stream until the
-compute start event, the graph launch and the end event are all enqueued, so the few microseconds the host
-takes to launch are not timed either (``--no-launch-gate`` opts out; a driver without stream memory
-operations times ungated and the trial says why). A model that cannot be captured falls back to eager launches and the
-samples say why. With a graph, a short eager pass follows the measured loop, so a launch-bound variant
-carries both figures (graph GPU time and eager time including launch).
+work, not the host's launch. In latency mode without data transfers the launch gate (``gpu/gate.py``) holds
+the stream until the compute start event, the graph launch and the end event are all enqueued, so the few
+microseconds the host takes to launch are not timed either (``--no-launch-gate`` opts out; a driver without
+stream memory operations times ungated and the trial says why). With transfers the gate is not used: on
+H200s, gated queries after an H2D copy ran in two modes per process, one about 5 us slower on 0.03 ms plans
+(trial spread 10%, against 1.7% ungated; results/h200-2026-11-26c/), cause not found. A model that cannot
+be captured falls back to eager launches and the samples say why. With a graph, a short eager pass follows
+the measured loop, so a launch-bound variant carries both figures (graph GPU time and eager time including
+launch).
 
 ``cold``: before each query, outside the timed window, the L2 cache is flushed (a memset of twice its
 size on the stream, as triton's ``do_bench`` does) and the host inputs rotate among several pinned
@@ -70,6 +70,10 @@ class CudaEventStageTimer:
         self.launch_gate = launch_gate  # latency mode, graph launches: hold the stream until compute is enqueued
         self._graph_factory = graph_factory  # backend hook: (compute_fn, stream) -> object with launch()/destroy()
 
+    def gated(self, data_transfers: bool) -> bool:
+        """Whether a captured graph's compute is timed behind the launch gate (see the module docstring)."""
+        return self.launch_gate and self.cuda_graph and self.mode == "latency" and not data_transfers
+
     # ------------------------------------------------------------------------------------------------
     def run(self, calls: StageCalls, plan: LoopPlan) -> RawSamples:
         streams = [Stream() for _ in range(3 if self.mode == "throughput" else 1)]
@@ -83,7 +87,7 @@ class CudaEventStageTimer:
                     compute, timing = graph.launch, "graph"
                 else:
                     timing = f"eager (graph fallback: {why})"
-            if graph is not None and self.mode == "latency" and self.launch_gate:
+            if graph is not None and self.gated(plan.data_transfers):
                 gate, why = LaunchGate.open(streams[0])
                 if gate is None:
                     timing = f"graph (launch gate unavailable: {why})"
@@ -119,8 +123,7 @@ class CudaEventStageTimer:
         blocking = not self.spin_wait
         # h2d start/end, compute start/end, d2h end. Only the events the host waits on block (e1 when there
         # are transfers, e3): the others time only, and carry the default flags, as the bare clock's do.
-        events = [Event(False), Event(blocking and plan.data_transfers and gate is None), Event(False), Event(False),
-                  Event(blocking)]
+        events = [Event(False), Event(blocking and plan.data_transfers), Event(False), Event(False), Event(blocking)]
         s = RawSamples(timer=f"cuda-events:latency:{timing.split(' ')[0]}{':gated' if gate else ''}"
                              f"{':spin' if self.spin_wait else ':blocking'}{':cold' if plan.cold else ''}")
         h = stream.handle
@@ -169,8 +172,8 @@ class CudaEventStageTimer:
                 if transfers:
                     h2d(h)
                 err = err or record(e1, sh)[0]
-                if hold is not None:  # the GPU waits here until the end event is enqueued: no host gap is timed
-                    hold(sh)  # (nor any launch time in the H2D window: the launch happens while the stream is held)
+                if hold is not None:  # (no transfers) the GPU waits here until the end event is enqueued:
+                    hold(sh)  # no host gap is timed
                     try:
                         err = err or record(ec, sh)[0]
                         a = perf()
