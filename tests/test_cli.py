@@ -252,3 +252,20 @@ def test_a_run_that_measures_nothing_is_exit_2_with_the_reason(tmp_path):
 def test_no_command_prints_help_and_exits_2():
     r = cli()
     assert r.returncode == 2 and "usage" in r.stdout.lower()
+
+
+def test_no_launch_gate_is_recorded_in_the_runs_settings(tmp_path):
+    """--no-launch-gate reaches the settings every results file records (on a CPU backend the host timer runs, so
+    no variant is gated either way: its timing facts say launch_gate false)."""
+    got = {}
+    for flags in ([], ["--no-launch-gate"]):
+        out = tmp_path / ("off" if flags else "on")
+        r = cli("run", "-b", "onnxruntime", "-m", "mlp", "--batch", "1", "--trials", "1", "--duration", "0.01",
+                "--warmup", "0", "--no-data-transfers", "--no-accuracy", "--results", str(out), "-q", *flags)
+        assert r.returncode == 0, r.stderr
+        lines = [json.loads(x) for x in next(out.glob("*/results.jsonl")).read_text().splitlines()]
+        header = next(x for x in lines if x.get("event") == "header")
+        variant = next(x for x in lines if x.get("event") == "variant")
+        got[bool(flags)] = (header["settings"]["launch_gate"], json.dumps(variant).count('"launch_gate": false'))
+    assert got[False][0] is True and got[True][0] is False
+    assert got[False][1] == got[True][1] == 1
