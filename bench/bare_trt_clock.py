@@ -5,7 +5,10 @@ Shares nothing with trtbench (it imports only tensorrt, cuda-python, numpy and t
 trtbench's numbers can be checked against it on the same GPU. Each plan is deserialized (never built),
 its inputs get the profile-0 opt shapes (first dim = --batch when given), seeded data is copied in once,
 and every query is timed by a CUDA event pair around one launch (a CUDA graph replay, or
-execute_async_v3 with --mode eager). Nothing on the device is changed: no clocks, no limits.
+execute_async_v3 with --mode eager). --method query (default) times what a user's loop sees, the host's
+launch gap included; gated holds the stream (cuStreamWaitValue32 on a mapped pinned word) until the end
+event is enqueued, so the window is the GPU's alone; stream times --per-sample launches back to back between
+one event pair. Nothing on the device is changed: no clocks, no limits.
 
     python3.9 bench/bare_trt_clock.py --plan a.plan --plan b.plan --batch 8 --json out.json
 
