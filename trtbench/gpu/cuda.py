@@ -7,6 +7,7 @@ Streams are non-blocking (never the legacy default stream). Allocation happens i
 from __future__ import annotations
 
 import ctypes
+import importlib
 from typing import Optional, Tuple
 
 import numpy as np
@@ -14,15 +15,25 @@ import numpy as np
 from trtbench.errors import CudaError
 
 
-def runtime():
+def _bindings(module: str, before_12_6: str):
+    """cuda-python's ``module`` (``cuda.bindings.X``), or its name before cuda-python 12.6; a one-line
+    CudaError when neither imports."""
     try:
-        from cuda.bindings import runtime as rt
+        return importlib.import_module(module)
     except ImportError:
         try:
-            from cuda import cudart as rt  # cuda-python < 12.6
+            return importlib.import_module(before_12_6)
         except ImportError as exc:
             raise CudaError(f"cuda-python is not installed ({exc}): pip install 'trtbench[gpu]'") from None
-    return rt
+
+
+def runtime():
+    return _bindings("cuda.bindings.runtime", "cuda.cudart")
+
+
+def driver():
+    """The driver API (the launch gate's cuStreamWaitValue32)."""
+    return _bindings("cuda.bindings.driver", "cuda.cuda")
 
 
 _RT = None

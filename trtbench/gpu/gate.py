@@ -20,21 +20,10 @@ import threading
 from typing import Optional, Tuple
 
 from trtbench.errors import CudaError
-from trtbench.gpu.cuda import check, rt
+from trtbench.gpu.cuda import check, driver, rt
 
 #: a gate held longer than this is released by the watchdog and the stage fails (a graph launch takes microseconds)
 WATCHDOG_S = 5.0
-
-
-def driver():
-    try:
-        from cuda.bindings import driver as drv
-    except ImportError:
-        try:
-            from cuda import cuda as drv  # cuda-python < 12.6
-        except ImportError as exc:
-            raise CudaError(f"cuda-python's driver API is not installed ({exc})") from None
-    return drv
 
 
 class LaunchGate:
