@@ -31,9 +31,16 @@ class Calls:
 
 gate, transfers = sys.argv[1] == "gated", sys.argv[2] == "transfers"
 timer = CudaEventStageTimer("latency", cuda_graph=True, launch_gate=gate)
-s = timer.run(Calls(), LoopPlan(0.0, 15, 0.0, 15, data_transfers=transfers))
-print(json.dumps({"compute": sorted(s.compute), "h2d": s.h2d, "timer": s.timer, "timing": s.compute_timing,
-                  "eager": sorted(s.eager.compute), "launches": rt.counts["graph_launches"]}))
+try:
+    s = timer.run(Calls(), LoopPlan(0.0, 15, 0.0, 15, data_transfers=transfers))
+    out = {"compute": sorted(s.compute), "e2e": sorted(s.e2e), "h2d": s.h2d, "timer": s.timer,
+           "timing": s.compute_timing, "eager": sorted(s.eager.compute), "eager_timer": s.eager.timer}
+except Exception as exc:
+    out = {"error": f"{type(exc).__name__}: {exc}"}
+import threading
+out.update(launches=rt.counts["graph_launches"], live={k: len(v) for k, v in rt._live.items()},
+           threads=sorted(t.name for t in threading.enumerate()))
+print(json.dumps(out))
 """
 
 WATCHDOG = r"""
@@ -73,8 +80,11 @@ def test_gated_compute_window_holds_the_gpu_work_and_no_host_gap():
     assert gated["timing"] == "graph" and ":graph:gated:" in gated["timer"]
     assert gated["compute"][0] == pytest.approx(0.5, abs=1e-9) and gated["compute"][-1] == pytest.approx(0.5, abs=1e-9)
     assert gated["launches"] >= 15 and gated["h2d"] == []
+    assert gated["e2e"][-1] == pytest.approx(0.5, abs=1e-9)  # end to end holds no host time either
     # the eager pass after a graph is never gated: it times launch + GPU work (the double's eager call is instant)
-    assert gated["eager"][0] >= 0.5
+    assert gated["eager"][0] >= 0.5 and ":gated" not in gated["eager_timer"]
+    # everything freed (streams, events, graph, the gate's pinned word) and the watchdog thread stopped
+    assert gated["live"] == dict.fromkeys(gated["live"], 0) and "trtbench-launch-gate" not in gated["threads"]
     ungated = json.loads(_python(TIMER, "ungated", "none"))
     assert ":gated" not in ungated["timer"] and ungated["timing"] == "graph"
     assert _median(ungated["compute"]) > 1.4  # 1 ms of the host's launch inside
@@ -98,3 +108,35 @@ def test_a_driver_without_stream_memory_operations_times_ungated_and_says_why():
 def test_the_watchdog_releases_a_stuck_gate_and_the_stage_fails_naming_the_way_out():
     message = _python(WATCHDOG)
     assert "waited on the host while its stream was held" in message and "--no-launch-gate" in message
+
+
+def test_a_launch_that_fails_inside_the_gate_releases_the_stream_and_frees_everything():
+    """The 9th graph launch (the 8th measured query) fails while the stream is held: the stage fails with that launch's error (not a
+    synchronisation on a stream still held, which would never return on a GPU), and nothing is left behind."""
+    out = json.loads(_python(TIMER, "gated", "none", env={"FAKE_CUDA_FAIL_LAUNCH_AFTER": "8"}))
+    assert out["error"].startswith("CudaError: cudaGraphLaunch failed"), out["error"]
+    assert out["live"] == dict.fromkeys(out["live"], 0) and "trtbench-launch-gate" not in out["threads"]
+
+
+def test_the_backend_builds_its_timer_with_the_runs_launch_gate_setting_and_the_facts_follow():
+    from dataclasses import replace
+
+    from trtbench.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from trtbench.config.settings import RunSettings
+    from trtbench.matrix.spec import Variant
+    from trtbench.models.loading import ModelSource
+    from trtbench.backends.prepare import prepare_model
+    from trtbench.run.measure import timing_facts
+
+    v = Variant(ModelSource("mlp"), "onnxruntime", 1, "fp32", "implicit")
+    prepared = prepare_model(v, v.model.load())
+    got = {}
+    for gate in (True, False):
+        for transfers in (True, False):
+            settings = replace(RunSettings(), launch_gate=gate, data_transfers=transfers)
+            be = OnnxRuntimeBackend(v, settings, prepared)
+            be.on_gpu = True  # the timer's constructor touches no CUDA: which timer is built, and how, is checked
+            timer = be.stage_timer()
+            assert timer.launch_gate is gate
+            got[gate, transfers] = timing_facts(be, settings)["launch_gate"]
+    assert got == {(True, False): True, (True, True): False, (False, False): False, (False, True): False}

@@ -104,15 +104,19 @@ class CudaEventStageTimer:
                 s.eager = self._latency(calls, calls.compute, eager_plan, streams[0], None, "eager")
             return s
         finally:
-            if gate is not None:
-                gate.close(streams[0])
-            if graph is not None:
-                graph.destroy()
-            if flush is not None:
-                flush.free()
-            for st in streams:
-                st.synchronize()
-                st.destroy()
+            try:
+                if gate is not None:
+                    gate.close(streams[0])  # frees its word even when the stream's synchronisation fails
+            finally:
+                try:
+                    if graph is not None:
+                        graph.destroy()
+                    if flush is not None:
+                        flush.free()
+                finally:
+                    for st in streams:
+                        st.synchronize()
+                        st.destroy()
 
     def _capture(self, calls: StageCalls, stream: Stream):
         return capture_compute(calls.compute, stream, self._graph_factory)
@@ -168,30 +172,31 @@ class CudaEventStageTimer:
             while not done(len(out_c), (last - first) / 1e9):
                 if plan.cold:
                     cool()
-                err = record(e0, sh)[0]
-                if transfers:
-                    h2d(h)
-                err = err or record(e1, sh)[0]
-                if hold is not None:  # (no transfers) the GPU waits here until the end event is enqueued:
-                    hold(sh)  # no host gap is timed
-                    try:
-                        err = err or record(ec, sh)[0]
-                        a = perf()
-                        compute(h)
-                        b = perf()
-                        err = err or record(e2, sh)[0]
-                    finally:
-                        release()
-                else:
+                if hold is not None:  # (never with transfers) the GPU waits here until the end event is enqueued,
+                    hold(sh)  # so no host time is in any window, e2e included
+                try:
+                    err = record(e0, sh)[0]
+                    if transfers:
+                        h2d(h)
+                    err = err or record(e1, sh)[0]
                     if transfers:  # the copy is done before compute is enqueued: no launch time hides in it,
                         err = err or esync(e1)[0] or record(ec, sh)[0]  # and compute starts timing after the wait
+                    elif hold is not None:
+                        err = err or record(ec, sh)[0]
                     a = perf()
                     compute(h)
                     b = perf()
                     err = err or record(e2, sh)[0]
+                    if hold is not None:  # no D2H when gated: the query's end, still held
+                        err = err or record(e3, sh)[0]
+                finally:
+                    if release is not None:
+                        release()
                 if transfers:
                     d2h(h)
-                err = err or record(e3, sh)[0] or esync(e3)[0]
+                if hold is None:
+                    err = err or record(e3, sh)[0]
+                err = err or esync(e3)[0]
                 x0, t_h2d = elapsed(e0, e1)
                 x1, t_c = elapsed(c0, e2)
                 x2, t_d2h = elapsed(e2, e3)

@@ -9,7 +9,8 @@ count (default 1); FAKE_CUDA_REPORT names a JSON file that gets the still-live r
 The host's launch gap can be modelled: FAKE_CUDA_LAUNCH_HOST_MS makes every graph launch spend that long on the
 host before its work reaches the stream, FAKE_CUDA_HOST_WAITS makes synchronisations wait for the GPU clock,
 and an event recorded on an idle stream stamps the host's clock, so a window opened before a slow launch
-contains the host's time, as on a GPU. The driver double's
+contains the host's time, as on a GPU. FAKE_CUDA_FAIL_LAUNCH_AFTER=N makes every graph launch after the
+first N fail. The driver double's
 cuStreamWaitValue32 holds a stream: its work is kept back until the host writes the awaited word, and then
 runs back to back from the moment a later call sees the word written (so no host time is in it). A
 synchronisation of a stream still held would never return on a GPU: here it raises.
@@ -109,7 +110,7 @@ def _region(kind, addr, nbytes):
 def _settle():
     """Run the work held on every stream whose awaited word the host has written since."""
     for s in _live["stream"].values():
-        if s.gate is not None and ctypes.c_uint32.from_address(s.gate[0]).value >= s.gate[1]:
+        if s.gate is not None and (ctypes.c_uint32.from_address(s.gate[0]).value - s.gate[1]) % 2**32 < 2**31:
             held, s.gate, s.held = s.held, None, []
             s.t = max(s.t, _now_ms())
             for op in held:  # back to back: no host time between them
@@ -117,7 +118,7 @@ def _settle():
 
 
 def _hold(stream_handle, addr, value):
-    """The driver double's cuStreamWaitValue32: the stream's later work waits for *addr >= value."""
+    """The driver double's cuStreamWaitValue32: the stream's later work waits for (int32)(*addr - value) >= 0."""
     _settle()
     s = _get("stream", stream_handle)
     if s is None or s.capture is not None or s.gate is not None:
@@ -335,6 +336,9 @@ def cudaGraphInstantiate(graph, flags):
 
 
 def cudaGraphLaunch(graphExec, stream):
+    fail_after = os.environ.get("FAKE_CUDA_FAIL_LAUNCH_AFTER")  # this many launches succeed, the next ones fail
+    if fail_after is not None and counts["graph_launches"] >= int(fail_after):
+        return (cudaError_t.cudaErrorInvalidValue,)
     host_ms = float(os.environ.get("FAKE_CUDA_LAUNCH_HOST_MS", "0"))
     t_end = _now_ms() + host_ms
     while _now_ms() < t_end:  # the host's own launch cost, before the work reaches the stream
