@@ -140,7 +140,7 @@ class CudaEventStageTimer:
         record, esync, elapsed = r.cudaEventRecord, r.cudaEventSynchronize, r.cudaEventElapsedTime
         memset = r.cudaMemsetAsync
         e0, e1, ec, e2, e3 = (e._e for e in events)
-        c0 = ec if transfers or gate else e1  # where compute's window opens
+        c0 = ec if transfers else e1  # where compute's window opens (gated: e1 too, already held with e0)
         sh = stream.raw
         hold = gate.hold if gate else None
         release = gate.release if gate else None
@@ -181,8 +181,6 @@ class CudaEventStageTimer:
                     err = err or record(e1, sh)[0]
                     if transfers:  # the copy is done before compute is enqueued: no launch time hides in it,
                         err = err or esync(e1)[0] or record(ec, sh)[0]  # and compute starts timing after the wait
-                    elif hold is not None:
-                        err = err or record(ec, sh)[0]
                     a = perf()
                     compute(h)
                     b = perf()
