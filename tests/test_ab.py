@@ -126,3 +126,23 @@ def test_ctrl_c_keeps_the_completed_rounds(tmp_path):
         assert doc.status == "interrupted" and any("interrupted" in w for w in doc.warnings)
         assert written[f] <= len(rec.trials) < 40 and "incomplete" in rec.quality
         assert [t.round for t in rec.trials] == list(range(len(rec.trials)))
+
+
+def test_ctrl_c_during_a_workers_start_waits_until_the_start_is_done():
+    """A SIGINT that arrives while a worker starts is held back: the start completes (the worker gets its tasks,
+    so it never reads a closed pipe and prints a traceback), then the interrupt is raised."""
+    from trtbench.run.executor import start_uninterrupted
+
+    events = []
+
+    class Proc:
+        def start(self):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the start
+            time.sleep(0.05)  # would be interrupted here, without the mask
+            events.append("started")
+
+    with pytest.raises(KeyboardInterrupt):
+        start_uninterrupted(Proc())
+        events.append("after")
+    assert events == ["started"]  # the start finished; the interrupt came as it returned
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored

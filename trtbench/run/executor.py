@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass, replace
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -147,6 +148,27 @@ def _preload(settings_backends: Sequence[str]) -> List[str]:
     return mods
 
 
+def start_uninterrupted(proc) -> None:
+    """``proc.start()`` with Ctrl-C held back until the worker has its task list: an interrupt in the middle
+    left the new process reading a closed pipe, and its traceback on the terminal. The interrupt is delivered
+    as soon as the start returns (the worker itself ignores SIGINT). Handlers belong to the main thread: from
+    another one the start is plain."""
+    if threading.current_thread() is not threading.main_thread():
+        proc.start()
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    try:
+        proc.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and previous is not signal.SIG_IGN:
+        if callable(previous):
+            previous(signal.SIGINT, caught[0])
+        else:
+            raise KeyboardInterrupt
+
+
 class ProcessExecutor:
     """Each ``run`` call (one round's tasks) in a fresh worker process."""
 
@@ -173,7 +195,7 @@ class ProcessExecutor:
         recv, send = self.ctx.Pipe(duplex=False)
         proc = self.proc = self.ctx.Process(target=_worker_main, args=(send, list(tasks)), name="trtbench-worker",
                                             daemon=True)
-        proc.start()
+        start_uninterrupted(proc)
         send.close()
         if on_start is not None:
             on_start(proc.pid)
