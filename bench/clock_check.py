@@ -6,7 +6,9 @@ on both sides, one query in flight, no data transfers (so both time the same thi
 work). Repetitions alternate the order (bare first, then trtbench first) so drift hits both alike. The
 verdict per plan: trtbench's headline (median over trials of the trial medians) over the bare clock's
 median (median over repetitions) with the first of --bare-methods (default ``gated``: the stream held until
-the end event is enqueued, so neither side times the host's launch gap), within +-2%. The other methods are
+the end event is enqueued, so neither side times the host's launch gap), within +-2%. That method runs each
+plan in a bare process of its own (``--no-bare-per-plan``: all in one), as trtbench's trials each load their
+engine first in a fresh worker: an engine loaded after others in one process can run slower. The other methods are
 shown beside it: ``query`` (an event pair around each launch, the gap timed) and ``stream`` (launches back
 to back, the GPU kept fed: a method that shares no mechanism with the gate). The control side runs
 trtbench with ``--no-launch-gate``. Exit 1 when a plan is outside 2%.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -53,6 +56,17 @@ def bare(py, plans, out_json, log, duration, method):
     return got, host_bound, doc
 
 
+def bare_per_plan(py, plans, out_json, log, duration, method):
+    """``bare`` with each plan in a process of its own (``out_json`` gets a ``-<n>`` per plan): every plan is
+    then the first engine its process loads, as in trtbench's trials."""
+    got, host_bound, meta = {}, set(), None
+    for i, p in enumerate(plans):
+        g, hb, meta = bare(py, [p], Path(f"{out_json}".replace(".json", f"-{i}.json")), log, duration, method)
+        got.update(g)
+        host_bound |= hb
+    return got, host_bound, meta
+
+
 def harness(py, plans, results, log, duration, extra=()):
     cmd = [py, "-m", "trtbench", "run", *extra, "--no-data-transfers", "--trials", "3", "--duration", str(duration),
            "--warmup", "200", "--max-iterations", "3000", "--results", str(results), "-q"]
@@ -74,7 +88,11 @@ def main() -> None:
     ap.add_argument("--bare-methods", default="gated,query,stream",
                     help="bare_trt_clock.py --method values; the first is the reference the verdict uses")
     ap.add_argument("--control", default="--no-launch-gate",
-                    help="a run flag for a second trtbench side (default --no-launch-gate; '' for none)")
+                    help="run flags for a second trtbench side (default --no-launch-gate; '' for none)")
+    ap.add_argument("--bare-per-plan", action=argparse.BooleanOptionalAction, default=True,
+                    help="the first of --bare-methods with each plan in its own process (default: yes; trtbench's "
+                         "trials each load their engine first thing in a fresh process too); the other methods "
+                         "time every plan in one process")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -90,7 +108,8 @@ def main() -> None:
         for side in order:
             if side == "bare":
                 for m in methods:
-                    got, hb, meta = bare(args.python, plans, out / f"bare-{m}-{k}.json", log, args.duration, m)
+                    each = bare_per_plan if args.bare_per_plan and m == methods[0] else bare
+                    got, hb, meta = each(args.python, plans, out / f"bare-{m}-{k}.json", log, args.duration, m)
                     host_bound |= hb
                     for name, meds in got.items():
                         bare_meds[m].setdefault(name, []).extend(meds)
@@ -100,7 +119,7 @@ def main() -> None:
                     ours.setdefault(name, []).append(v)
                 if args.control:  # the same with one flag changed (by default the launch gate off)
                     got, _ = harness(args.python, plans, out / "trtbench-results-control", log, args.duration,
-                                     [args.control])
+                                     shlex.split(args.control))
                     for name, v in got.items():
                         control.setdefault(name, []).append(v)
 
@@ -124,6 +143,7 @@ def main() -> None:
                      "trtbench_control_runs": control.get(name), "bare_stream_host_bound": name in host_bound,
                      "pass": r is not None and abs(r - 1) <= TOLERANCE})
     doc = {"what": f"trtbench compute (graph, no transfers) vs bare TensorRT + CUDA events (graph, --method {ref})",
+           "bare_per_plan": args.bare_per_plan,
            "tolerance": TOLERANCE, "reps": args.reps, "bare_methods": methods, "control": args.control,
            "gpu": (meta or {}).get("gpu"), "tensorrt": (meta or {}).get("tensorrt"), "plans": rows,
            "all_pass": all(r["pass"] for r in rows)}

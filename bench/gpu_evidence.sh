@@ -5,14 +5,16 @@
 #   setup  TensorRT 8.6 (CPython 3.9 payload, ../shared/trt86): a smoke run, the engines of the matrices built
 #          and cached, plans exported (before 2026-11-26's launch gate, setup also ran the clock check)
 #   clock  (after setup) the independent-clock check on the exported plans (bench/clock_check.py)
-#   small  (fresh machine) the 12 small plans of the repro matrix built, the bare clock (gated) in 2 x 10 separate
-#          processes over them (its per-process spread; plans in a fixed order, then shuffled per process), the
-#          clock check on them with 4 repetitions
-#   repro  10 separate reproducibility runs of a 12-variant cached TensorRT matrix
+#   small  (fresh machine) the 12 small plans of the repro matrix built, the bare clock (gated) in 2 x ${SPREAD:-10}
+#          separate processes over them (its per-process spread; plans in a fixed order, then shuffled per
+#          process), the clock check on them with ${REPS:-4} repetitions (a control side: SMALL_CONTROL="flags")
+#   repro  ${RUNS:-10} separate reproducibility runs of a 12-variant cached TensorRT matrix (TABLE_ALL=1: the
+#          table over every run in the folder, a series split over calls on one machine)
 #   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
 #   loadcheck  the load check alone on a fresh machine
 #   followup  (after setup) more slowdown jobs, trtbench's load throughput against the bare multi-stream loop,
 #          the PyTorch GPU tests (run at 7bb154f with a --spin-wait control side; load runs spin since 92d76f7)
+#   trttests  the GPU and TensorRT tests under Python 3.9 + TensorRT 8.6 only
 #   tests  the GPU and TensorRT tests (Python 3.9 + TensorRT 8.6 and Python 3.12 + PyTorch, side by side:
 #          tests, not measurements), then shapes (bench/gpu_shapes.sh)
 #   torch  load (bench/gpu_load.sh: TensorRT and PyTorch), NVML on/off under the trial protocol (its runs
@@ -21,7 +23,7 @@
 # runs out of time still returns what it finished. Nothing here changes a device setting: clocks and
 # throttling are read (nvidia-smi -q, NVML), never set.
 set -u
-stage=${1:?stage: setup, clock, small, repro, ab, followup, loadcheck, tests or torch}
+stage=${1:?stage: setup, clock, small, repro, ab, followup, loadcheck, trttests, tests or torch}
 OUT=${OUT:-/tmp/out}; EV=/tmp/ev; mkdir -p "$OUT" "$EV"
 export PYTHONUNBUFFERED=1
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
@@ -78,7 +80,7 @@ small)  # on a fresh machine: the 12 small plans, the bare clock's spread over s
       python3.9 bench/bare_trt_clock.py --method gated --duration 0.3 \$plans \
         --json '$W/spread/bare-gated-'\$order-\$i.json > /dev/null || exit 1; done; done; ls '$W/spread' | wc -l"
   step clock python3.9 bench/clock_check.py --plans "$EV/smallplans" --out "$W/clock" --reps "${REPS:-4}" --duration 0.3 \
-    --python python3.9 --control=""
+    --python python3.9 --control="${SMALL_CONTROL-}"
   ;;
 clock)
   trt
@@ -95,7 +97,7 @@ repro)
     matrix="-m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16"
   fi
   # shellcheck disable=SC2086
-  step repro python3.9 bench/repro_runs.py --runs "${RUNS:-10}" --out "$W/repro" --python python3.9 -- -b tensorrt \
+  step repro python3.9 bench/repro_runs.py --runs "${RUNS:-10}" --out "$W/repro" --python python3.9 ${TABLE_ALL:+--table-all} -- -b tensorrt \
     $matrix --build-mode implicit --warmup 100 --duration 0.2 --max-iterations 3000 --cache-dir "$C"
   ;;
 ab)
@@ -127,6 +129,11 @@ loadcheck)  # trtbench's load throughput against the bare multi-stream loop, on 
     python3.9 bench/export_plans.py '$C' '$EV/loadplans' --match calib_base-tensorrt-fp32-implicit-b512"
   step load-compare python3.9 bench/load_compare.py --plans "$EV/loadplans" --out "$W/load-compare" --streams 4 --reps 3 \
     --duration 1.0 --python python3.9
+  ;;
+trttests)  # the GPU and TensorRT tests under Python 3.9 + TensorRT 8.6 alone (no PyTorch wheels carried)
+  trt
+  step gpu-tests bash -c "timeout 330 python3.9 -m pytest tests/test_tensorrt_real.py tests/test_gpu.py tests/test_load_gpu.py \
+      tests/test_encoder.py -q -p no:cacheprovider -rs"
   ;;
 tests)
   trt

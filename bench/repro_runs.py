@@ -69,6 +69,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--out", required=True)
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--table-all", action="store_true",
+                    help="tabulate every run under OUT/runs, those of earlier calls too (a series split over calls)")
     ap.add_argument("flags", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     flags = [f for f in args.flags if f != "--"]
@@ -87,6 +89,8 @@ def main() -> None:
                 raise SystemExit(f"run {k} failed ({r.returncode}): {r.stderr[-2000:]}")
             paths.append(r.stdout.strip().splitlines()[-1].split("results: ")[-1])
             print(f"run {k + 1}/{args.runs}: {walls[-1]:.1f} s", flush=True)
+    if args.table_all:
+        paths = sorted(str(p) for p in (out / "runs").iterdir() if p.is_dir())
     rows = table(paths)
     doc = {"command": "trtbench run " + " ".join(flags), "runs": paths, "wall_s": walls, "variants": rows,
            "all_pass": all(r["pass"] for r in rows if r["pass"] is not None)}

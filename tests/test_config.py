@@ -221,8 +221,8 @@ BAD_RUN_TABLES = [
     ("[run]\nnvml_interval_ms = 0", "bad [run] nvml_interval_ms value 0: give a finite number of milliseconds >= 1"),
     ("[run]\ntrt_opt_level = 7", "bad [run] trt_opt_level value 7: give an integer from 0 to 5"),
     ('[run]\nmode = "fast"', "bad [run] mode value 'fast': give one of latency, throughput"),
-    ('[run]\nisolation = "thread"', "bad [run] isolation value 'thread': give one of process, inline"),
-    ("[run]\nisolation = 5", "bad [run] isolation value 5: give one of process, inline"),
+    ('[run]\nisolation = "thread"', "bad [run] isolation value 'thread': give one of process, round, inline"),
+    ("[run]\nisolation = 5", "bad [run] isolation value 5: give one of process, round, inline"),
     ("[run]\ntrt_typing = 1", "bad [run] trt_typing value 1: give one of auto, weak, strong"),
     ("[run]\ncache_dir = 5", "bad [run] cache_dir value 5: give a string, in quotes"),
     ("[run]\nspeed = 1", "unknown key 'speed' in [run]; known keys are cache_dir, calibration, check_accuracy, "
@@ -390,7 +390,7 @@ def test_cuda_graph_both_ways_is_an_error_and_the_default_is_on():
     s = _settings()
     assert s.cuda_graph is True and s.trials == 3 and s.isolation == "process" and s.order_seed is None
     assert not s.cold and _settings(cold=True).cold and _settings(isolation="inline").isolation == "inline"
-    assert re.fullmatch(r"bad --isolation value 'thread': give one of process, inline",
+    assert re.fullmatch(r"bad --isolation value 'thread': give one of process, round, inline",
                         _error({"isolation": "thread"}))
 
 

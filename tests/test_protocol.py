@@ -1,5 +1,5 @@
 """The measurement protocol: build pass, then rounds of trials in a per-round shuffled order (seeded and
-recorded), inline or in a fresh worker process per round; and the statistics over trials.
+recorded), inline, in a fresh worker process per trial or per round; and the statistics over trials.
 
 Most tests use ``ScriptedBackend`` (tests/fakes.py): a backend double on the real ``HostStageTimer`` with a
 ``FakeClock``, so every sample is known exactly. The process-isolation test runs real onnxruntime."""
@@ -140,23 +140,35 @@ def test_abba_arms_share_the_round_order():
     assert [t.vid for t in round_tasks([a, b], 11, 0)[1]] == [vs[(0, 2)[j]].id for j in round_order(2, 11, 0)]
 
 
-def test_process_isolation_runs_each_round_in_a_fresh_worker(tmp_path, fast_settings):
+def _worker_runs(tmp_path, fast_settings, isolation):
     from trtbench.matrix.spec import Variant
     from trtbench.models.loading import ModelSource
 
     variants = [Variant(ModelSource("mlp"), "onnxruntime", b, "fp32", "implicit") for b in (1, 2)]
-    s = replace(fast_settings, isolation="process", trials=3)
+    s = replace(fast_settings, isolation=isolation, trials=3)
     outcome, doc = run_variants(variants, s, tmp_path)
-    assert outcome.status == "complete" and doc.protocol["isolation"] == "process"
+    assert outcome.status == "complete" and doc.protocol["isolation"] == isolation
+    assert doc.settings["isolation"] == isolation
     assert doc.protocol["worker_start"] in ("forkserver", "spawn")
     procs = {}
     for rec in doc.records:
         assert rec.ok and len(rec.trials) == 3 and all(t.reloaded for t in rec.trials)
         for t in rec.trials:
             assert t.process.startswith("worker pid ") and t.process != f"worker pid {os.getpid()}"
-            procs.setdefault(t.round, set()).add(t.process)
-    assert all(len(p) == 1 for p in procs.values())  # one worker per round, shared by its variants
-    assert len(set.union(*procs.values())) == 3  # a different worker for every round
+            procs.setdefault(t.round, []).append(t.process)
+    return procs
+
+
+def test_process_isolation_runs_each_trial_in_a_fresh_worker(tmp_path, fast_settings):
+    procs = _worker_runs(tmp_path, fast_settings, "process")
+    every = [p for ps in procs.values() for p in ps]
+    assert len(every) == 6 and len(set(every)) == 6  # two variants x three rounds, six workers
+
+
+def test_round_isolation_runs_each_round_in_a_fresh_worker(tmp_path, fast_settings):
+    procs = _worker_runs(tmp_path, fast_settings, "round")
+    assert all(len(p) == 2 and len(set(p)) == 1 for p in procs.values())  # one worker per round, shared
+    assert len({p[0] for p in procs.values()}) == 3  # a different worker for every round
 
 
 def test_inline_makes_room_when_a_backend_does_not_fit(tmp_path):

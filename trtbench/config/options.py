@@ -76,9 +76,10 @@ RUN_OPTIONS = (
            "(default: 20000)", "int", "N"),
     Option("trials", ("--trials",), "trials per variant, interleaved round-robin across the matrix, each after its "
            "own warm-up (default: 3)", "int", "N"),
-    Option("isolation", ("--isolation",), "process: each round of trials runs in a fresh worker process, where "
-           "run-to-run variation lives (default); inline: every trial in this process, backends stay loaded",
-           choices=ISOLATIONS),
+    Option("isolation", ("--isolation",), "process: each trial runs in a fresh worker process, where run-to-run "
+           "variation lives, and loads its engine first thing there (default); round: one worker per round, its "
+           "trials one after another (fewer process starts; a reloaded engine can run slower); inline: every "
+           "trial in this process, backends stay loaded", choices=ISOLATIONS),
     Option("order_seed", ("--order-seed",), "seed of the per-round shuffle of the variant order (default: drawn "
            "and recorded)", "int", "N"),
     Option("cuda_graph", ("--cuda-graph",), "time the compute stage on a CUDA graph (the default on GPU backends; "

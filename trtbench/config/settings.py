@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, Optional, Tuple
 
 MODES = ("latency", "throughput")
-ISOLATIONS = ("process", "inline")
+ISOLATIONS = ("process", "round", "inline")
 TRT_TYPINGS = ("auto", "weak", "strong")
 
 
@@ -21,8 +21,8 @@ class RunSettings:
     """Measurement settings, recorded in every results file beside the numbers they produced.
 
     Each variant is measured in ``trials`` trials, interleaved round-robin across the matrix (the order
-    shuffled per round with ``order_seed``), each round in a fresh worker process unless ``isolation`` is
-    ``inline``. A trial warms up for ``warmup_ms``, then runs until both ``iterations`` queries and
+    shuffled per round with ``order_seed``), each trial in a fresh worker process unless ``isolation`` is
+    ``round`` (one worker per round) or ``inline``. A trial warms up for ``warmup_ms``, then runs until both ``iterations`` queries and
     ``duration_s`` seconds are reached (as trtexec does within one run), or ``max_iterations``.
     """
 
@@ -31,7 +31,7 @@ class RunSettings:
     iterations: int = 10  # per trial
     max_iterations: int = 20000  # per trial
     trials: int = 3
-    isolation: str = "process"  # process: each round of trials in a fresh worker process; inline: this process
+    isolation: str = "process"  # process: each trial in a fresh worker; round: one worker per round; inline: here
     order_seed: Optional[int] = None  # seed of the per-round shuffle; None: drawn at run time and recorded
     mode: str = "latency"  # latency: one query in flight; throughput: pipelined like trtexec
     cuda_graph: bool = True  # the compute stage replayed from a CUDA graph where it can be captured

@@ -1,10 +1,14 @@
-"""Where trials run: in fresh worker processes (the default), or inline in this process.
+"""Where trials run: each in a fresh worker process (the default), one worker per round, or inline here.
 
 A ``Task`` describes a variant (the build pass: build or fetch, bind, check accuracy) or measures one of
-its trials. ``ProcessExecutor`` runs each batch of tasks (one round of the protocol) in a new worker
-process: what differs between processes (memory placement, kernel selection, clock and host state) is
-sampled on every trial, as pyperf samples it with many worker processes. Workers are forked from a
-server that has the heavy libraries imported already, so a worker starts in a fraction of a second.
+its trials. ``ProcessExecutor`` runs the build pass in one worker, and each trial in a new worker process
+(``isolation = "process"``) or each round's trials one after another in one (``"round"``): what differs
+between processes (memory placement, kernel selection, clock and host state) is sampled on every trial, as
+pyperf samples it with many worker processes. A trial of its own process also loads its engine first thing
+there: on H200s with TensorRT 8.6, an engine loaded after another had been loaded and released in the same
+process often ran 2-8% slower on plans under 0.2 ms, and every trial a fresh worker's first load was in the
+fast mode (results/h200-2026-11-26c/, results/h200-2026-11-26d/). Workers are forked from a server that has
+the heavy libraries imported already, so a worker starts in a fraction of a second.
 ``InlineExecutor`` runs everything here and keeps each variant's backend loaded between rounds while
 memory allows; when loading fails for memory it releases the others, loads again, and says so.
 """
@@ -170,11 +174,12 @@ def start_uninterrupted(proc) -> None:
 
 
 class ProcessExecutor:
-    """Each ``run`` call (one round's tasks) in a fresh worker process."""
+    """Each trial in a fresh worker process (``per_trial``), or each ``run`` call (one round's tasks) in one;
+    the build pass's tasks share one worker either way."""
 
-    name = "process"
-
-    def __init__(self, backends: Sequence[str] = ()) -> None:
+    def __init__(self, backends: Sequence[str] = (), per_trial: bool = True) -> None:
+        self.name = "process" if per_trial else "round"
+        self.per_trial = per_trial
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() and sys.platform != "darwin" else "spawn"
         method = os.environ.get("TRTBENCH_WORKER_START", method)  # "spawn": a slower start, nothing preloaded
         if method not in mp.get_all_start_methods():
@@ -188,6 +193,13 @@ class ProcessExecutor:
         self.on_pid = None  # callback(pid) when a worker starts (telemetry follows it)
 
     def run(self, tasks: Sequence[Task], on_start=None) -> Iterator[Tuple[Task, Outcome]]:
+        if self.per_trial and len(tasks) > 1 and all(t.kind == "trial" for t in tasks):
+            for task in tasks:
+                yield from self._run_worker([task], on_start)
+        else:
+            yield from self._run_worker(tasks, on_start)
+
+    def _run_worker(self, tasks: Sequence[Task], on_start=None) -> Iterator[Tuple[Task, Outcome]]:
         if not tasks:
             return
         by_key = {t.key: t for t in tasks}
@@ -247,7 +259,7 @@ class ProcessExecutor:
 def executor_for(settings: RunSettings, backends: Sequence[str], make_backend: Optional[BackendFactory] = None):
     if settings.isolation == "inline" or make_backend is not None:
         return InlineExecutor(make_backend or model_backend)
-    return ProcessExecutor(backends)
+    return ProcessExecutor(backends, per_trial=settings.isolation != "round")
 
 
 __all__ = ["Task", "InlineExecutor", "ProcessExecutor", "executor_for", "Outcome"]
