@@ -67,8 +67,9 @@ def bare_per_plan(py, plans, out_json, log, duration, method):
     return got, host_bound, meta
 
 
-def harness(py, plans, results, log, duration, extra=()):
-    cmd = [py, "-m", "trtbench", "run", *extra, "--no-data-transfers", "--trials", "3", "--duration", str(duration),
+def harness(py, plans, results, log, duration, extra=(), transfers=False):
+    cmd = [py, "-m", "trtbench", "run", *extra, *([] if transfers else ["--no-data-transfers"]), "--trials", "3",
+           "--duration", str(duration),
            "--warmup", "200", "--max-iterations", "3000", "--results", str(results), "-q"]
     for p in plans:
         cmd += ["--engine", str(p)]
@@ -89,6 +90,9 @@ def main() -> None:
                     help="bare_trt_clock.py --method values; the first is the reference the verdict uses")
     ap.add_argument("--control", default="--no-launch-gate",
                     help="run flags for a second trtbench side (default --no-launch-gate; '' for none)")
+    ap.add_argument("--trtbench-transfers", action="store_true",
+                    help="run trtbench with its data transfers (its default; compute is then timed by event nodes "
+                         "inside the graph) while the bare clock runs without: is compute the same quantity?")
     ap.add_argument("--bare-per-plan", action=argparse.BooleanOptionalAction, default=True,
                     help="the first of --bare-methods with each plan in its own process (default: yes; trtbench's "
                          "trials each load their engine first thing in a fresh process too); the other methods "
@@ -114,12 +118,13 @@ def main() -> None:
                     for name, meds in got.items():
                         bare_meds[m].setdefault(name, []).extend(meds)
             else:
-                got, _ = harness(args.python, plans, out / "trtbench-results", log, args.duration)
+                got, _ = harness(args.python, plans, out / "trtbench-results", log, args.duration,
+                                 transfers=args.trtbench_transfers)
                 for name, v in got.items():
                     ours.setdefault(name, []).append(v)
                 if args.control:  # the same with one flag changed (by default the launch gate off)
                     got, _ = harness(args.python, plans, out / "trtbench-results-control", log, args.duration,
-                                     shlex.split(args.control))
+                                     shlex.split(args.control), transfers=args.trtbench_transfers)
                     for name, v in got.items():
                         control.setdefault(name, []).append(v)
 
@@ -142,8 +147,10 @@ def main() -> None:
                      "bare_runs": {m: bare_meds[m].get(name) for m in methods}, "trtbench_runs": ours.get(name),
                      "trtbench_control_runs": control.get(name), "bare_stream_host_bound": name in host_bound,
                      "pass": r is not None and abs(r - 1) <= TOLERANCE})
-    doc = {"what": f"trtbench compute (graph, no transfers) vs bare TensorRT + CUDA events (graph, --method {ref})",
-           "bare_per_plan": args.bare_per_plan,
+    side = "with its data transfers" if args.trtbench_transfers else "no transfers"
+    doc = {"what": f"trtbench compute (graph, {side}) vs bare TensorRT + CUDA events (graph, no transfers, "
+                   f"--method {ref})",
+           "bare_per_plan": args.bare_per_plan, "trtbench_transfers": args.trtbench_transfers,
            "tolerance": TOLERANCE, "reps": args.reps, "bare_methods": methods, "control": args.control,
            "gpu": (meta or {}).get("gpu"), "tensorrt": (meta or {}).get("tensorrt"), "plans": rows,
            "all_pass": all(r["pass"] for r in rows)}

@@ -7,8 +7,10 @@
 #   clock  (after setup) the independent-clock check on the exported plans (bench/clock_check.py)
 #   small  (fresh machine) the 12 small plans of the repro matrix built, the bare clock (gated) in 2 x ${SPREAD:-10}
 #          separate processes over them (its per-process spread; plans in a fixed order, then shuffled per
-#          process), the clock check on them with ${REPS:-4} repetitions (a control side: SMALL_CONTROL="flags")
-#   repro  ${RUNS:-10} separate reproducibility runs of a 12-variant cached TensorRT matrix (TABLE_ALL=1: the
+#          process), the clock check on them with ${REPS:-4} repetitions (a control side: SMALL_CONTROL="flags";
+#          more clock_check flags: SMALL_CLOCK_FLAGS, e.g. --trtbench-transfers)
+#   repro  ${RUNS:-10} separate reproducibility runs of a 12-variant cached TensorRT matrix (REPRO_MATRIX=large
+#          or b512: variants of 0.2 ms and more; REPRO_OUT: another folder; TABLE_ALL=1: the
 #          table over every run in the folder, a series split over calls on one machine)
 #   ab     ab calibration: A/A jobs and real slowdowns of about 2% and 5% (needs setup's clock check)
 #   loadcheck  the load check alone on a fresh machine
@@ -80,7 +82,7 @@ small)  # on a fresh machine: the 12 small plans, the bare clock's spread over s
       python3.9 bench/bare_trt_clock.py --method gated --duration 0.3 \$plans \
         --json '$W/spread/bare-gated-'\$order-\$i.json > /dev/null || exit 1; done; done; ls '$W/spread' | wc -l"
   step clock python3.9 bench/clock_check.py --plans "$EV/smallplans" --out "$W/clock" --reps "${REPS:-4}" --duration 0.3 \
-    --python python3.9 --control="${SMALL_CONTROL-}"
+    --python python3.9 --control="${SMALL_CONTROL-}" ${SMALL_CLOCK_FLAGS:-}
   ;;
 clock)
   trt
@@ -93,11 +95,13 @@ repro)
   # ${REPRO_MATRIX}: the 12-variant matrix of small plans by default; "large": variants of 0.2 ms and more
   if [ "${REPRO_MATRIX:-}" = large ]; then
     matrix="-m resnet,transformer,$M/calib_base.onnx --batch 512 --precision fp32,fp16"
+  elif [ "${REPRO_MATRIX:-}" = b512 ]; then  # large without the calibration model (no setup stage needed)
+    matrix="-m resnet,transformer --batch 512 --precision fp32,fp16"
   else
     matrix="-m resnet,mlp,transformer --batch 1,64 --precision fp32,fp16"
   fi
   # shellcheck disable=SC2086
-  step repro python3.9 bench/repro_runs.py --runs "${RUNS:-10}" --out "$W/repro" --python python3.9 ${TABLE_ALL:+--table-all} -- -b tensorrt \
+  step "${REPRO_OUT:-repro}" python3.9 bench/repro_runs.py --runs "${RUNS:-10}" --out "$W/${REPRO_OUT:-repro}" --python python3.9 ${TABLE_ALL:+--table-all} -- -b tensorrt \
     $matrix --build-mode implicit --warmup 100 --duration 0.2 --max-iterations 3000 --cache-dir "$C"
   ;;
 ab)

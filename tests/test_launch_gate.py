@@ -90,12 +90,36 @@ def test_gated_compute_window_holds_the_gpu_work_and_no_host_gap():
     assert _median(ungated["compute"]) > 1.4  # 1 ms of the host's launch inside
 
 
-def test_with_data_transfers_compute_is_timed_ungated_after_the_copy():
+def test_with_data_transfers_compute_is_timed_by_the_graphs_own_event_nodes():
     """With transfers the gate stays off (on H200s gated queries after an H2D copy ran in a slow mode in some
-    processes): the host waits for the copy, opens compute's window, then launches."""
+    processes): the host waits for the copy, then launches a graph whose first and last nodes record compute's
+    events, so the 1 ms the host spends launching is in no window."""
     out = json.loads(_python(TIMER, "gated", "transfers"))
-    assert out["timing"] == "graph" and ":gated" not in out["timer"] and out["h2d"]
-    assert _median(out["compute"]) > 1.4
+    assert out["timing"] == "graph" and ":gated" not in out["timer"] and ":graph:in-graph:" in out["timer"]
+    assert out["h2d"] and max(out["h2d"]) < 0.5
+    assert out["compute"][0] == pytest.approx(0.5, abs=1e-9) and out["compute"][-1] == pytest.approx(0.5, abs=1e-9)
+    assert out["e2e"][0] > 1.4  # end to end still holds the host's launch (the copy's wait, then the launch)
+    assert ":in-graph" not in out["eager_timer"] and out["eager"][0] >= 0.5
+    assert out["live"] == dict.fromkeys(out["live"], 0)  # the two marking events freed with the graph
+
+
+def test_without_event_nodes_compute_falls_back_to_events_around_the_launch_and_says_why():
+    out = json.loads(_python(TIMER, "gated", "transfers", env={"FAKE_CUDA_NO_EVENT_NODES": "1"}))
+    assert out["timing"].startswith("graph (in-graph events unavailable: CudaError: cudaEventRecordWithFlags")
+    assert ":in-graph" not in out["timer"] and _median(out["compute"]) > 1.4
+    assert out["live"] == dict.fromkeys(out["live"], 0)
+
+
+def test_a_backends_own_graph_capture_is_not_marked():
+    """A backend that captures its graph itself (PyTorch) gets no event nodes: its compute window opens before
+    the launch, as before."""
+    code = TIMER.replace('timer = CudaEventStageTimer("latency", cuda_graph=True, launch_gate=gate)',
+                         'from trtbench.gpu.cuda import Graph\n'
+                         'timer = CudaEventStageTimer("latency", cuda_graph=True, launch_gate=gate, '
+                         'graph_factory=lambda fn, stream: Graph(fn, stream))')
+    assert code != TIMER
+    out = json.loads(_python(code, "gated", "transfers"))
+    assert out["timing"] == "graph" and ":in-graph" not in out["timer"] and _median(out["compute"]) > 1.4
 
 
 def test_a_driver_without_stream_memory_operations_times_ungated_and_says_why():
@@ -138,5 +162,9 @@ def test_the_backend_builds_its_timer_with_the_runs_launch_gate_setting_and_the_
             be.on_gpu = True  # the timer's constructor touches no CUDA: which timer is built, and how, is checked
             timer = be.stage_timer()
             assert timer.launch_gate is gate
-            got[gate, transfers] = timing_facts(be, settings)["launch_gate"]
-    assert got == {(True, False): True, (True, True): False, (False, False): False, (False, True): False}
+            facts = timing_facts(be, settings)
+            got[gate, transfers] = facts["launch_gate"], facts["compute_window"]
+    gated, marked = "events behind the launch gate (GPU work only)", "event nodes inside the graph (GPU work only)"
+    around = "events around the graph launch (launch gap included)"
+    assert got == {(True, False): (True, gated), (True, True): (False, around), (False, False): (False, around),
+                   (False, True): (False, around)}

@@ -97,6 +97,9 @@ def test_modes_and_cuda_graphs(mode, graph, transfers, settings, tmp_path):
     assert {t.compute_timing for t in rec.trials} == {"graph" if graph else "eager"}
     gated = graph and mode == "latency" and not settings.data_transfers  # the stream held (gpu/gate.py)
     assert rec.timing["launch_gate"] == gated and {":gated:" in t.samples.timer for t in rec.trials} == {gated}
+    marked = graph and mode == "latency" and settings.data_transfers  # compute's events are nodes of the graph
+    assert {":in-graph:" in t.samples.timer for t in rec.trials} == {marked}
+    assert ("inside the graph" in rec.timing["compute_window"]) == marked
     assert all((t.eager is not None) == graph for t in rec.trials)
 
 

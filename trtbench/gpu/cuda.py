@@ -196,6 +196,13 @@ class DeviceBuffer:
             self.ptr = 0
 
 
+def _record_node(event: "Event", stream: Stream) -> None:
+    """Record ``event`` as a node of the graph being captured on ``stream``."""
+    r = rt()
+    check(r.cudaEventRecordWithFlags(event._e, stream._s, getattr(r, "cudaEventRecordExternal", 1)),
+          "cudaEventRecordWithFlags(cudaEventRecordExternal)")
+
+
 def memcpy_kinds():
     r = rt()
     return r.cudaMemcpyKind.cudaMemcpyHostToDevice, r.cudaMemcpyKind.cudaMemcpyDeviceToHost
@@ -206,16 +213,28 @@ def memcpy_async(dst: int, src: int, nbytes: int, kind, stream: Stream) -> None:
 
 
 class Graph:
-    """A CUDA graph captured from the work ``fn(stream)`` enqueues on ``stream``; ``launch`` replays it."""
+    """A CUDA graph captured from the work ``fn(stream)`` enqueues on ``stream``; ``launch`` replays it.
 
-    def __init__(self, fn, stream: Stream) -> None:
+    ``marks`` (a start and an end ``Event``): recorded as event nodes of the graph itself, before and after
+    the work (cudaEventRecordWithFlags with cudaEventRecordExternal), so that every replay stamps them when the
+    graph's work begins and ends on the GPU: the host's launch is in no window they bound."""
+
+    def __init__(self, fn, stream: Stream, marks: Optional[Tuple["Event", "Event"]] = None) -> None:
         r = rt()
         check(r.cudaStreamBeginCapture(stream._s, r.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal),
               "cudaStreamBeginCapture")
         try:
+            if marks:
+                _record_node(marks[0], stream)
             fn(stream.handle)
-        finally:
-            self._g = check(r.cudaStreamEndCapture(stream._s), "cudaStreamEndCapture")
+            if marks:
+                _record_node(marks[1], stream)
+        except BaseException:  # end the capture, drop what it made, and say what failed first
+            err, g = r.cudaStreamEndCapture(stream._s)
+            if not err and g is not None:
+                r.cudaGraphDestroy(g)
+            raise
+        self._g = check(r.cudaStreamEndCapture(stream._s), "cudaStreamEndCapture")
         self._x = check(r.cudaGraphInstantiate(self._g, 0), "cudaGraphInstantiate")
         self._launch = r.cudaGraphLaunch  # bound once: the launch sits inside the timed window
         self._stream = stream._s

@@ -5,10 +5,13 @@ with the host clock. Latency is h2d + compute + d2h (trtexec's definition); end-
 D2H end.
 
 - ``latency`` mode: one query in flight, everything on one stream. The host waits for the H2D copy
-  before it enqueues compute, so no launch time hides inside the H2D window, and compute's window opens
-  with an event recorded after that wait (the host's wake-up is in no stage). Without data transfers and
-  with a CUDA graph, the launch gate holds the stream from before compute's start event until its end
-  event is enqueued (below), so the host's launch gap is in no window either.
+  before it enqueues compute, so no launch time hides inside the H2D window. With a CUDA graph, compute's
+  window holds the GPU's work alone: with data transfers its two events are nodes of the graph itself
+  (captured with cudaEventRecordExternal), stamped when the replay's work begins and ends on the GPU;
+  without transfers the launch gate holds the stream from before compute's start event until its end event
+  is enqueued (below). Either way the host's launch gap is in no window, so compute is the same quantity
+  with transfers on or off. Eager compute (or a driver that refuses event nodes or the gate) opens the
+  window with an event recorded right before the launch, so it holds the host's launch too.
 - ``throughput`` mode: three streams (input, compute, output) chained by events, with query i+1
   enqueued before waiting on query i, so H2D of i+1 overlaps compute of i (as trtexec).
 
@@ -16,9 +19,9 @@ Compute is replayed from a CUDA graph by default (as trtexec 11 does): the event
 work, not the host's launch. In latency mode without data transfers the launch gate (``gpu/gate.py``) holds
 the stream until the compute start event, the graph launch and the end event are all enqueued, so the few
 microseconds the host takes to launch are not timed either (``--no-launch-gate`` opts out; a driver without
-stream memory operations times ungated and the trial says why). With transfers the gate is not used: on
-H200s, gated queries after an H2D copy ran in two modes per process, one about 5 us slower on 0.03 ms plans
-(trial spread 10%, against 1.7% ungated; results/h200-2026-11-26c/), cause not found. A model that cannot
+stream memory operations times ungated and the trial says why). With transfers the gate is not used (on
+H200s, gated queries after an H2D copy ran in two modes per process, one about 5 us slower on 0.03 ms plans;
+results/h200-2026-11-26c/, cause not found): the graph's own event nodes time compute there. A model that cannot
 be captured falls back to eager launches and the samples say why. With a graph, a short eager pass follows
 the measured loop, so a launch-bound variant carries both figures (graph GPU time and eager time including
 launch).
@@ -31,7 +34,7 @@ copies. Streams, events, the graph and the flush buffer are created before the l
 from __future__ import annotations
 
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 from trtbench.gpu.cuda import DeviceBuffer, Event, Graph, Stream, check, l2_cache_bytes, rt
 from trtbench.gpu.gate import LaunchGate
@@ -78,15 +81,22 @@ class CudaEventStageTimer:
     def run(self, calls: StageCalls, plan: LoopPlan) -> RawSamples:
         streams = [Stream() for _ in range(3 if self.mode == "throughput" else 1)]
         graph = gate = flush = None
+        marks: List[Event] = []
         try:
             compute = calls.compute
             timing = "eager"
             if self.cuda_graph:
-                graph, why = self._capture(calls, streams[0 if self.mode == "latency" else 1])
+                if self.marked(plan.data_transfers):
+                    marks = [Event(False), Event(False)]
+                graph, why, unmarked = self._capture(calls, streams[0 if self.mode == "latency" else 1], marks)
                 if graph is not None:
                     compute, timing = graph.launch, "graph"
+                    if unmarked:
+                        timing = f"graph (in-graph events unavailable: {unmarked})"
                 else:
                     timing = f"eager (graph fallback: {why})"
+                if graph is None or unmarked:
+                    marks = self._drop(marks)
             if graph is not None and self.gated(plan.data_transfers):
                 gate, why = LaunchGate.open(streams[0])
                 if gate is None:
@@ -94,7 +104,7 @@ class CudaEventStageTimer:
             if plan.cold:
                 flush = DeviceBuffer(2 * l2_cache_bytes())
             if self.mode == "latency":
-                s = self._latency(calls, compute, plan, streams[0], flush, timing, gate)
+                s = self._latency(calls, compute, plan, streams[0], flush, timing, gate, marks)
             else:
                 s = self._throughput(calls, compute, plan, *streams, timing=timing)
             s.compute_timing = timing
@@ -111,6 +121,7 @@ class CudaEventStageTimer:
                 try:
                     if graph is not None:
                         graph.destroy()
+                    self._drop(marks)  # after the graph whose nodes record them
                     if flush is not None:
                         flush.free()
                 finally:
@@ -118,17 +129,58 @@ class CudaEventStageTimer:
                         st.synchronize()
                         st.destroy()
 
-    def _capture(self, calls: StageCalls, stream: Stream):
-        return capture_compute(calls.compute, stream, self._graph_factory)
+    def compute_window(self, data_transfers: bool) -> str:
+        """What bounds compute's window in latency mode (what was asked; a trial's timer string says what ran)."""
+        if self.mode == "throughput":
+            return "events around each launch on the compute stream (queries pipelined)"
+        if not self.cuda_graph:
+            return "events around the eager call (launch included)"
+        if self.gated(data_transfers):
+            return "events behind the launch gate (GPU work only)"
+        if self.marked(data_transfers):
+            return "event nodes inside the graph (GPU work only)"
+        return "events around the graph launch (launch gap included)"
+
+    def marked(self, data_transfers: bool) -> bool:
+        """Whether compute is timed by event nodes inside the graph (see the module docstring): latency mode
+        where the gate is not used (data transfers), on a plain stream capture (not a backend's own)."""
+        return (self.cuda_graph and self.mode == "latency" and not self.gated(data_transfers)
+                and data_transfers and self._graph_factory is None)
+
+    def _capture(self, calls: StageCalls, stream: Stream, marks: List[Event]):
+        """(graph, why it is None, why ``marks`` are not in it): with ``marks``, capture them as the graph's
+        first and last nodes; a driver that refuses gets the plain graph, and the reason is returned."""
+        if marks:
+            try:
+                calls.compute(stream.handle)  # warm before capture (TensorRT needs a first run)
+                stream.synchronize()
+                return Graph(calls.compute, stream, (marks[0], marks[1])), None, None
+            except Exception as exc:
+                unmarked = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                try:
+                    stream.synchronize()
+                except Exception:
+                    pass
+                graph, why = capture_compute(calls.compute, stream, self._graph_factory)
+                return graph, why, f"{type(exc).__name__}: {unmarked}"
+        graph, why = capture_compute(calls.compute, stream, self._graph_factory)
+        return graph, why, None
+
+    @staticmethod
+    def _drop(marks: List[Event]) -> List[Event]:
+        for e in marks:
+            e.destroy()
+        return []
 
     # ------------------------------------------------------------------------------------------------
     def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream, flush: Optional[DeviceBuffer],
-                 timing: str, gate: Optional[LaunchGate] = None) -> RawSamples:
+                 timing: str, gate: Optional[LaunchGate] = None, marks: Sequence[Event] = ()) -> RawSamples:
         blocking = not self.spin_wait
         # h2d start/end, compute start/end, d2h end. Only the events the host waits on block (e1 when there
         # are transfers, e3): the others time only, and carry the default flags, as the bare clock's do.
         events = [Event(False), Event(blocking and plan.data_transfers), Event(False), Event(False), Event(blocking)]
         s = RawSamples(timer=f"cuda-events:latency:{timing.split(' ')[0]}{':gated' if gate else ''}"
+                             f"{':in-graph' if marks else ''}"
                              f"{':spin' if self.spin_wait else ':blocking'}{':cold' if plan.cold else ''}")
         h = stream.handle
         transfers = plan.data_transfers
@@ -141,6 +193,10 @@ class CudaEventStageTimer:
         memset = r.cudaMemsetAsync
         e0, e1, ec, e2, e3 = (e._e for e in events)
         c0 = ec if transfers else e1  # where compute's window opens (gated: e1 too, already held with e0)
+        c1 = e2
+        if marks:  # the graph's own first and last nodes: the host's launch is outside the window
+            c0, c1 = marks[0]._e, marks[1]._e
+        record_ec = transfers and not marks
         sh = stream.raw
         hold = gate.hold if gate else None
         release = gate.release if gate else None
@@ -180,7 +236,9 @@ class CudaEventStageTimer:
                         h2d(h)
                     err = err or record(e1, sh)[0]
                     if transfers:  # the copy is done before compute is enqueued: no launch time hides in it,
-                        err = err or esync(e1)[0] or record(ec, sh)[0]  # and compute starts timing after the wait
+                        err = err or esync(e1)[0]  # and compute starts timing after the wait
+                    if record_ec:
+                        err = err or record(ec, sh)[0]
                     a = perf()
                     compute(h)
                     b = perf()
@@ -196,7 +254,7 @@ class CudaEventStageTimer:
                     err = err or record(e3, sh)[0]
                 err = err or esync(e3)[0]
                 x0, t_h2d = elapsed(e0, e1)
-                x1, t_c = elapsed(c0, e2)
+                x1, t_c = elapsed(c0, c1)
                 x2, t_d2h = elapsed(e2, e3)
                 x3, t_e2e = elapsed(e0, e3)
                 if err or x0 or x1 or x2 or x3:

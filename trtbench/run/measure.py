@@ -92,6 +92,7 @@ def timing_facts(backend: Backend, settings: RunSettings) -> dict:
     facts = {"timer": getattr(timer, "name", "host"), "mode": getattr(timer, "mode", "latency"),
              "cuda_graph": bool(getattr(timer, "cuda_graph", False)), "spin_wait": bool(getattr(timer, "spin_wait", False)),
              "launch_gate": bool(getattr(timer, "gated", lambda transfers: False)(settings.data_transfers)),
+             "compute_window": getattr(timer, "compute_window", lambda transfers: "host clock")(settings.data_transfers),
              "data_transfers": settings.data_transfers, "cold": settings.cold, "trials": settings.trials,
              "isolation": settings.isolation, "warmup_ms": settings.warmup_ms, "duration_s": settings.duration_s,
              "percentiles": "nearest-rank, as trtexec (no interpolation)",

@@ -10,7 +10,9 @@ The host's launch gap can be modelled: FAKE_CUDA_LAUNCH_HOST_MS makes every grap
 host before its work reaches the stream, FAKE_CUDA_HOST_WAITS makes synchronisations wait for the GPU clock,
 and an event recorded on an idle stream stamps the host's clock, so a window opened before a slow launch
 contains the host's time, as on a GPU. FAKE_CUDA_FAIL_LAUNCH_AFTER=N makes every graph launch after the
-first N fail. The driver double's
+first N fail. An event recorded with cudaEventRecordExternal during a capture becomes a node of the graph: each
+launch stamps it where the graph's work reaches it (after the host's launch cost; FAKE_CUDA_NO_EVENT_NODES
+refuses such nodes). The driver double's
 cuStreamWaitValue32 holds a stream: its work is kept back until the host writes the awaited word, and then
 runs back to back from the moment a later call sees the word written (so no host time is in it). A
 synchronisation of a stream still held would never return on a GPU: here it raises.
@@ -242,6 +244,25 @@ def cudaEventRecord(event, stream):
     return (OK,)
 
 
+cudaEventRecordDefault = 0
+cudaEventRecordExternal = 1
+
+
+def cudaEventRecordWithFlags(event, stream, flags):
+    """With cudaEventRecordExternal during a capture: an event node of the graph (stamped when a launch of the
+    graph reaches it on the GPU); FAKE_CUDA_NO_EVENT_NODES refuses that, as a driver without them would."""
+    e, s = _get("event", event), _get("stream", stream)
+    if e is None or s is None:
+        return (cudaError_t.cudaErrorInvalidResourceHandle,)
+    if s.capture is not None and flags & cudaEventRecordExternal:
+        if os.environ.get("FAKE_CUDA_NO_EVENT_NODES"):
+            _invalidate_capture(stream)
+            return (cudaError_t.cudaErrorStreamCaptureUnsupported,)
+        s.capture.append(("event", int(event)))
+        return (OK,)
+    return cudaEventRecord(event, stream)
+
+
 def cudaEventSynchronize(event):
     _settle()
     e = _get("event", event)
@@ -332,7 +353,31 @@ def cudaGraphInstantiate(graph, flags):
     g = _get("graph", graph)
     if g is None:
         return cudaError_t.cudaErrorInvalidResourceHandle, None
-    return OK, cudaGraphExec_t(ms=sum(g.ops))
+    return OK, cudaGraphExec_t(ms=sum(op for op in g.ops if not isinstance(op, tuple)), ops=list(g.ops))
+
+
+def _replay(stream_handle, ops):
+    """A launch of a graph with event nodes: its work and its event stamps in order, from when it starts."""
+    _settle()
+    s = _get("stream", stream_handle)
+    if s is None or s.capture is not None:
+        return False
+
+    def work(st, start=_now_ms()):
+        st.t = max(st.t, start)
+        for op in ops:
+            if isinstance(op, tuple):
+                e = _get("event", op[1])
+                if e is not None:
+                    e.t, e.stream = st.t, st
+            else:
+                st.t += op
+    for op in ops:  # an event node's event reads as pending until the launch has run
+        if isinstance(op, tuple) and _get("event", op[1]) is not None:
+            _get("event", op[1]).t, _get("event", op[1]).stream = None, s
+    _on_stream(s, work)
+    counts["graph_launches"] += 1
+    return True
 
 
 def cudaGraphLaunch(graphExec, stream):
@@ -344,7 +389,10 @@ def cudaGraphLaunch(graphExec, stream):
     while _now_ms() < t_end:  # the host's own launch cost, before the work reaches the stream
         pass
     x = _get("graph_exec", graphExec)
-    if x is None or not _enqueue(stream, x.ms, "graph_launches"):
+    if x is None:
+        return (cudaError_t.cudaErrorInvalidResourceHandle,)
+    marked = any(isinstance(op, tuple) for op in x.ops)
+    if not (_replay(stream, x.ops) if marked else _enqueue(stream, x.ms, "graph_launches")):
         return (cudaError_t.cudaErrorInvalidResourceHandle,)
     return (OK,)
 
