@@ -33,7 +33,7 @@ def register(sub) -> None:
 
     a = sub.add_parser("ab", help="run two candidates interleaved on the same GPU, then gate B against A",
                        description="Interleaved A/B: A's and B's variants run in the same rounds (ABBA order), each "
-                                   "side of each round in its own worker process, every round written as it ends; "
+                                   "trial of each side in its own worker process, every trial written as it ends; "
                                    "B is then gated against A round by round (paired). A and B are run flags, e.g. "
                                    "--a \"-m old.onnx\" --b \"-m new.onnx\"; the other flags apply to both.")
     a.add_argument("--a", required=True, metavar="FLAGS", help="run flags of candidate A (the baseline)")

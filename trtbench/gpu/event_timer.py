@@ -9,20 +9,21 @@ D2H end.
   window holds the GPU's work alone: with data transfers its two events are nodes of the graph itself
   (captured with cudaEventRecordExternal), stamped when the replay's work begins and ends on the GPU;
   without transfers the launch gate holds the stream from before compute's start event until its end event
-  is enqueued (below). Either way the host's launch gap is in no window, so compute is the same quantity
-  with transfers on or off. Eager compute (or a driver that refuses event nodes or the gate) opens the
+  is enqueued (below). Either way the host's launch gap is in no window (the two are still not the same
+  figure: on H200s the smallest plans read 1-8%, 0.4-1.1 us, more after an input copy; the copy's effect
+  and the event nodes' own cost not separated, results/h200-2026-11-26d/). Eager compute, a graph a backend
+  captures itself (PyTorch) with transfers, and a driver that refuses event nodes or the gate open the
   window with an event recorded right before the launch, so it holds the host's launch too.
 - ``throughput`` mode: three streams (input, compute, output) chained by events, with query i+1
   enqueued before waiting on query i, so H2D of i+1 overlaps compute of i (as trtexec).
 
-Compute is replayed from a CUDA graph by default (as trtexec 11 does): the events then time the GPU's
-work, not the host's launch. In latency mode without data transfers the launch gate (``gpu/gate.py``) holds
+Compute is replayed from a CUDA graph by default (as trtexec 11 does). In latency mode without data transfers the launch gate (``gpu/gate.py``) holds
 the stream until the compute start event, the graph launch and the end event are all enqueued, so the few
 microseconds the host takes to launch are not timed either (``--no-launch-gate`` opts out; a driver without
 stream memory operations times ungated and the trial says why). With transfers the gate is not used (on
-H200s, gated queries after an H2D copy ran in two modes per process, one about 5 us slower on 0.03 ms plans;
-results/h200-2026-11-26c/, cause not found): the graph's own event nodes time compute there. A model that cannot
-be captured falls back to eager launches and the samples say why. With a graph, a short eager pass follows
+H200s, gated queries after an H2D copy ran in two modes per process, one about 5 us slower on 0.03 ms
+plans; results/h200-2026-11-26c/, cause not found): the graph's own event nodes time compute there. A model
+that cannot be captured falls back to eager launches and the samples say why. With a graph, a short eager pass follows
 the measured loop, so a launch-bound variant carries both figures (graph GPU time and eager time including
 launch).
 

@@ -1,7 +1,7 @@
 """Interleaved A/B, the CI primitive: the variants of two configurations measured in the same rounds on
-the same machine. Round r runs A's variants in one fresh worker process and B's in another, in ABBA
-order (A,B then B,A), so drift hits both sides alike and each side's process-level variation is sampled
-every round; every trial is written as it ends (Ctrl-C keeps the rounds done). B's variants are paired
+the same machine. Round r runs A's variants, then B's, in ABBA order (A,B then B,A), each trial in a fresh
+worker process (one per side and round with ``--isolation round``), so drift hits both sides alike and
+each side's process-level variation is sampled every round; every trial is written as it ends (Ctrl-C keeps the rounds done). B's variants are paired
 with A's by position and take A's ids; the gate then compares them round by round (paired).
 """
 

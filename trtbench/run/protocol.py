@@ -5,10 +5,11 @@
 2. **Rounds**: trial ``r`` of every variant runs in round ``r``. Inside a round the variants' order is
    shuffled (``random.Random(f"{seed}:{round}")``, the seed recorded), so slow drift (clocks,
    temperature, neighbours) spreads over the matrix instead of hitting whichever variant runs last.
-   Each round runs in its own worker process unless isolation is inline; each trial warms up first.
+   Each trial runs in its own worker process (``isolation`` process; ``round``: one worker per round and
+   arm; ``inline``: this process); each trial warms up first.
 3. **Arms** (``trtbench ab``): several configurations measured in the same rounds. Round ``r`` runs
-   each arm in its own process, alternating the arms' order ABBA (A,B then B,A), so both sides see the
-   same drift and each side's process-level variation is sampled on every round.
+   each arm's batch of trials in turn, alternating the arms' order ABBA (A,B then B,A), so both sides see
+   the same drift and each side's process-level variation is sampled on every round.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def describe_tasks(arm: Arm) -> List[Task]:
 
 
 def round_tasks(arms: Sequence[Arm], seed: int, rnd: int) -> List[List[Task]]:
-    """The task batches of round ``rnd``, one batch (one worker process) per arm, in ABBA order. The arms of
-    one round share the variants' shuffled order, so paired variants run at the same place."""
+    """The task batches of round ``rnd``, one batch per arm (a worker per trial, or per batch with isolation
+    round), in ABBA order. The arms of one round share the variants' shuffled order, so paired variants run
+    at the same place."""
     batches = []
     for a in arm_order(len(arms), rnd):
         arm = arms[a]
