@@ -3,7 +3,7 @@
 For each repetition: ``bench/bare_trt_clock.py`` (bare TensorRT runtime + CUDA events, nothing of
 trtbench) times every plan, then ``trtbench run --engine ...`` does, each in its own process, graph mode
 on both sides, one query in flight, no data transfers (so both time the same thing: the plan's GPU
-work). Repetitions alternate the order (bare first, then trtbench first) so drift hits both alike. The
+work; ``--trtbench-transfers`` runs trtbench with its transfers, to see how far that figure moves). Repetitions alternate the order (bare first, then trtbench first) so drift hits both alike. The
 verdict per plan: trtbench's headline (median over trials of the trial medians) over the bare clock's
 median (median over repetitions) with the first of --bare-methods (default ``gated``: the stream held until
 the end event is enqueued, so neither side times the host's launch gap), within +-2%. That method runs each
@@ -11,7 +11,7 @@ plan in a bare process of its own (``--no-bare-per-plan``: all in one), as trtbe
 engine first in a fresh worker: an engine loaded after others in one process can run slower. The other methods are
 shown beside it: ``query`` (an event pair around each launch, the gap timed) and ``stream`` (launches back
 to back, the GPU kept fed: a method that shares no mechanism with the gate). The control side runs
-trtbench with ``--no-launch-gate``. Exit 1 when a plan is outside 2%.
+trtbench with the ``--control`` flags (default ``--no-launch-gate``). Exit 1 when a plan is outside 2%.
 
     python bench/clock_check.py --plans DIR --out OUT [--reps 2] [--python python3.9]
 """
@@ -61,7 +61,7 @@ def bare_per_plan(py, plans, out_json, log, duration, method):
     then the first engine its process loads, as in trtbench's trials."""
     got, host_bound, meta = {}, set(), None
     for i, p in enumerate(plans):
-        g, hb, meta = bare(py, [p], Path(f"{out_json}".replace(".json", f"-{i}.json")), log, duration, method)
+        g, hb, meta = bare(py, [p], Path(out_json).with_name(f"{Path(out_json).stem}-{i}.json"), log, duration, method)
         got.update(g)
         host_bound |= hb
     return got, host_bound, meta

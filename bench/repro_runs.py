@@ -64,6 +64,19 @@ def markdown(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+def earlier_runs(runs_dir: Path, flags) -> list:
+    """Complete runs under ``runs_dir`` made with ``flags`` (a series split over calls), oldest first."""
+    found = []
+    for d in sorted(p for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []:
+        try:
+            doc = read_results(str(d))
+        except Exception:  # a folder without a readable results file is not a run of this series
+            continue
+        if doc.status == "complete" and (doc.command or "").endswith(" ".join(flags)):
+            found.append(str(d))
+    return found
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
@@ -89,8 +102,9 @@ def main() -> None:
                 raise SystemExit(f"run {k} failed ({r.returncode}): {r.stderr[-2000:]}")
             paths.append(r.stdout.strip().splitlines()[-1].split("results: ")[-1])
             print(f"run {k + 1}/{args.runs}: {walls[-1]:.1f} s", flush=True)
-    if args.table_all:
-        paths = sorted(str(p) for p in (out / "runs").iterdir() if p.is_dir())
+    if args.table_all:  # every complete run of the same command under OUT/runs, earlier calls' too
+        mine = {str(Path(p).parent if p.endswith(".jsonl") else Path(p)) for p in paths}
+        paths = [p for p in earlier_runs(out / "runs", flags) if p not in mine] + paths
     rows = table(paths)
     doc = {"command": "trtbench run " + " ".join(flags), "runs": paths, "wall_s": walls, "variants": rows,
            "all_pass": all(r["pass"] for r in rows if r["pass"] is not None)}

@@ -117,11 +117,12 @@ def variant_of(name="mlp", backend="onnxruntime", batch=1, precision="fp32", bui
 
 
 def write_run(results_dir, trials_by_variant, *, machine=None, settings=None, protocol=None, accuracy=None,
-              records=(), finish="complete", run_id=None):
+              records=(), finish="complete", run_id=None, timing=None):
     """Write a schema-2 results file with ``ResultsWriter``: ``trials_by_variant`` maps a Variant (or a model
     name, for ``variant_of(name)``) to its trials (``Trial`` objects, or lists of compute samples in ms).
     ``accuracy``: {variant id: accuracy dict}; ``records``: extra non-ok ``VariantRecord``s; ``finish``: the end
-    status, or None for a run without an end line. Returns the results file's path."""
+    status, or None for a run without an end line; ``timing``: every record's timing facts (default: the host
+    timer). Returns the results file's path."""
     from trtbench.results.record import VariantRecord
     from trtbench.results.store import ResultsWriter
 
@@ -132,7 +133,7 @@ def write_run(results_dir, trials_by_variant, *, machine=None, settings=None, pr
     for key, trials in trials_by_variant.items():
         v = key if not isinstance(key, str) else variant_of(key)
         trials = [t if not isinstance(t, (list, tuple)) else trial_of(t, i) for i, t in enumerate(trials)]
-        rec = VariantRecord(v, v.id, "ok", timing={"timer": "host"}, planned_trials=len(trials),
+        rec = VariantRecord(v, v.id, "ok", timing=dict(timing or {"timer": "host"}), planned_trials=len(trials),
                             accuracy=(accuracy or {}).get(v.id))
         w.variant(rec)
         for t in trials:

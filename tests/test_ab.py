@@ -146,3 +146,32 @@ def test_ctrl_c_during_a_workers_start_waits_until_the_start_is_done():
         events.append("after")
     assert events == ["started"]  # the start finished; the interrupt came as it returned
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+
+
+def test_sigterm_during_a_workers_start_waits_until_the_start_is_done():
+    """SIGTERM is held back the same way and then reaches the handler that was in place (the session's, which
+    ends the run as aborted)."""
+    from trtbench.run.executor import start_uninterrupted
+
+    events = []
+
+    class Terminated(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    class Proc:
+        def start(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            events.append("started")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        with pytest.raises(Terminated):
+            start_uninterrupted(Proc())
+            events.append("after")
+        assert events == ["started"] and signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)

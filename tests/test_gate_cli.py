@@ -99,6 +99,22 @@ def _synthetic(tmp_path, name, trials_by_variant, **kw):
     return write_run(tmp_path / name, trials_by_variant, **kw)
 
 
+def test_a_compute_window_that_changed_between_the_runs_is_refused(tmp_path):
+    """A baseline whose compute was timed around the graph launch (or before trtbench recorded how) against a
+    candidate timed by event nodes inside the graph: the same figure does not mean the same thing."""
+    steady = [[1.0 + 0.01 * k] * 30 for k in range(5)]
+    around = {"timer": "cuda-events", "compute_window": "events around the graph launch (launch gap included)"}
+    inside = {"timer": "cuda-events", "compute_window": "event nodes inside the graph (GPU work only)"}
+    base = _synthetic(tmp_path, "around", {"mlp": steady}, timing=around)
+    old = _synthetic(tmp_path, "old", {"mlp": steady}, timing={"timer": "cuda-events"})
+    cand = _synthetic(tmp_path, "inside", {"mlp": steady}, timing=inside)
+    for b in (base, old):
+        assert_user_error(cli("gate", "--baseline", b, "--candidate", cand), "timing.compute_window of 1 variant")
+    r = cli("gate", "--baseline", base, "--candidate", cand, "--allow-env-mismatch")
+    assert r.returncode == 0 and "Environment differs (allowed):** timing.compute\\_window" in r.stdout, r.stdout
+    assert cli("gate", "--baseline", cand, "--candidate", cand).returncode == 0
+
+
 def test_cli_exit_codes_and_outputs(tmp_path):
     steady = [[1.0 + 0.01 * k] * 30 for k in range(5)]
     base = _synthetic(tmp_path, "base", {"mlp": steady})

@@ -366,7 +366,7 @@ def test_onnxruntime_cuda_throughput_mode_and_graph_fallback(fast_settings, tmp_
 
 @needs_ort_cuda
 def test_process_isolation_on_the_gpu(fast_settings, tmp_path):
-    """Each round in a fresh worker process (forkserver) on the GPU: trials measured there, telemetry follows."""
+    """Each trial in a fresh worker process (forkserver) on the GPU: trials measured there, telemetry follows."""
     from dataclasses import replace
 
     from tests.helpers import run_variants

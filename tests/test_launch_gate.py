@@ -34,7 +34,8 @@ timer = CudaEventStageTimer("latency", cuda_graph=True, launch_gate=gate)
 try:
     s = timer.run(Calls(), LoopPlan(0.0, 15, 0.0, 15, data_transfers=transfers))
     out = {"compute": sorted(s.compute), "e2e": sorted(s.e2e), "h2d": s.h2d, "timer": s.timer,
-           "timing": s.compute_timing, "eager": sorted(s.eager.compute), "eager_timer": s.eager.timer}
+           "timing": s.compute_timing, "eager": sorted(s.eager.compute) if s.eager else None,
+           "eager_timer": s.eager.timer if s.eager else None}
 except Exception as exc:
     out = {"error": f"{type(exc).__name__}: {exc}"}
 import threading
@@ -110,6 +111,50 @@ def test_without_event_nodes_compute_falls_back_to_events_around_the_launch_and_
     assert out["live"] == dict.fromkeys(out["live"], 0)
 
 
+def test_the_compute_window_closes_at_the_graphs_last_node_not_after_the_host_returns():
+    """The host spends 1 ms in the launch call after the graph's 0.5 ms of work reached the stream: an end event
+    recorded after the call would hold it; the graph's own end node does not."""
+    out = json.loads(_python(TIMER, "gated", "transfers", env={"FAKE_CUDA_LAUNCH_HOST_AFTER_MS": "1"}))
+    assert ":in-graph" in out["timer"]
+    assert out["compute"][0] == pytest.approx(0.5, abs=1e-9) and out["compute"][-1] == pytest.approx(0.5, abs=1e-9)
+
+
+@pytest.mark.parametrize("env,timing", [
+    ({"FAKE_CUDA_NO_EVENT_NODES": "end"}, "graph (in-graph events unavailable: CudaError: cudaEventRecordWithFlags"),
+    ({"FAKE_CUDA_FAIL_INSTANTIATE": "1"}, "eager (graph fallback: CudaError: cudaGraphInstantiate failed"),
+])
+def test_a_capture_that_fails_halfway_leaves_no_graph_or_event_behind(env, timing):
+    out = json.loads(_python(TIMER, "gated", "transfers", env=env))
+    assert out["timing"].startswith(timing), out["timing"]
+    assert ":in-graph" not in out["timer"] and out["live"] == dict.fromkeys(out["live"], 0)
+
+
+def test_a_launch_that_fails_in_a_marked_loop_frees_everything():
+    out = json.loads(_python(TIMER, "gated", "transfers", env={"FAKE_CUDA_FAIL_LAUNCH_AFTER": "8"}))
+    assert out["error"].startswith("CudaError: cudaGraphLaunch failed"), out["error"]
+    assert out["live"] == dict.fromkeys(out["live"], 0)
+
+
+def test_the_compute_window_the_timer_reports():
+    from trtbench.gpu.event_timer import CudaEventStageTimer
+
+    def window(transfers=True, **kw):
+        captures = kw.pop("captures", True)
+        t = CudaEventStageTimer(**{"mode": "latency", "cuda_graph": True, **kw})
+        t.captures = captures
+        return t.compute_window(transfers)
+
+    assert window() == "event nodes inside the graph (GPU work only)"
+    assert window(False) == "events behind the launch gate (GPU work only)"
+    assert window(launch_gate=False) == window(False, launch_gate=False) == \
+        "events around the graph launch (launch gap included)"
+    assert window(graph_factory=lambda fn, s: None) == "events around the graph launch (launch gap included)"
+    assert window(False, graph_factory=lambda fn, s: None) == "events behind the launch gate (GPU work only)"
+    assert window(cuda_graph=False) == window(captures=False) == window(False, captures=False) == \
+        "events around the eager call (launch included)"
+    assert window(mode="throughput") == "events around each launch on the compute stream (queries pipelined)"
+
+
 def test_a_backends_own_graph_capture_is_not_marked():
     """A backend that captures its graph itself (PyTorch) gets no event nodes: its compute window opens before
     the launch, as before."""
@@ -152,19 +197,29 @@ def test_the_backend_builds_its_timer_with_the_runs_launch_gate_setting_and_the_
     from trtbench.backends.prepare import prepare_model
     from trtbench.run.measure import timing_facts
 
+    class Capturing(OnnxRuntimeBackend):  # a double: a backend whose compute a plain stream capture takes
+        captures_graphs = True
+
+        def graph_factory(self):
+            return None
+
     v = Variant(ModelSource("mlp"), "onnxruntime", 1, "fp32", "implicit")
     prepared = prepare_model(v, v.model.load())
     got = {}
-    for gate in (True, False):
-        for transfers in (True, False):
-            settings = replace(RunSettings(), launch_gate=gate, data_transfers=transfers)
-            be = OnnxRuntimeBackend(v, settings, prepared)
-            be.on_gpu = True  # the timer's constructor touches no CUDA: which timer is built, and how, is checked
-            timer = be.stage_timer()
-            assert timer.launch_gate is gate
-            facts = timing_facts(be, settings)
-            got[gate, transfers] = facts["launch_gate"], facts["compute_window"]
+    for cls in (Capturing, OnnxRuntimeBackend):
+        for gate in (True, False):
+            for transfers in (True, False):
+                settings = replace(RunSettings(), launch_gate=gate, data_transfers=transfers)
+                be = cls(v, settings, prepared)
+                be.on_gpu = True  # the timer's constructor touches no CUDA: which timer is built, and how, is checked
+                timer = be.stage_timer()
+                assert timer.launch_gate is gate and timer.captures is cls.captures_graphs
+                facts = timing_facts(be, settings)
+                got[cls.__name__, gate, transfers] = facts["launch_gate"], facts["compute_window"]
     gated, marked = "events behind the launch gate (GPU work only)", "event nodes inside the graph (GPU work only)"
-    around = "events around the graph launch (launch gap included)"
-    assert got == {(True, False): (True, gated), (True, True): (False, around), (False, False): (False, around),
-                   (False, True): (False, around)}
+    around, eager = "events around the graph launch (launch gap included)", "events around the eager call (launch included)"
+    assert got == {("Capturing", True, False): (True, gated), ("Capturing", True, True): (False, marked),
+                   ("Capturing", False, False): (False, around), ("Capturing", False, True): (False, around),
+                   # onnxruntime's Run is never captured: the records say compute is timed eagerly
+                   **dict.fromkeys([("OnnxRuntimeBackend", g, t) for g in (True, False) for t in (True, False)],
+                                   (False, eager))}

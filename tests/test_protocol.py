@@ -171,6 +171,28 @@ def test_round_isolation_runs_each_round_in_a_fresh_worker(tmp_path, fast_settin
     assert len({p[0] for p in procs.values()}) == 3  # a different worker for every round
 
 
+def test_per_trial_workers_are_each_followed_and_the_build_pass_shares_one(tmp_path, fast_settings):
+    """The executor starts one worker for the whole build pass and one per trial, and tells the session each
+    new worker's pid (the NVML sampler follows it) before it measures."""
+    from trtbench.matrix.spec import Variant
+    from trtbench.models.loading import ModelSource
+    from trtbench.results.record import Trial, VariantRecord
+    from trtbench.run.executor import ProcessExecutor, Task
+
+    s = replace(fast_settings, isolation="process")
+    vs = [Variant(ModelSource("mlp"), "onnxruntime", b, "fp32", "implicit") for b in (1, 2)]
+    ex = ProcessExecutor(["onnxruntime"])
+    pids = []
+    described = list(ex.run([Task("describe", f":{v.id}", v, s, v.id, str(tmp_path)) for v in vs], on_start=pids.append))
+    assert len(pids) == 1 and all(isinstance(out, VariantRecord) and out.status == "ok" for _, out in described)
+    pids.clear()
+    trials = [Task("trial", f":{v.id}", v, s, v.id, str(tmp_path), index=0, round=0, position=i) for i, v in enumerate(vs)]
+    measured = list(ex.run(trials, on_start=pids.append))
+    assert all(isinstance(out, Trial) for _, out in measured) and len(set(pids)) == 2
+    assert [out.process for _, out in measured] == [f"worker pid {p}" for p in pids]
+    assert ProcessExecutor(["onnxruntime"], per_trial=False).name == "round" and ex.name == "process"
+
+
 def test_inline_makes_room_when_a_backend_does_not_fit(tmp_path):
     """Room for one loaded backend (a double that raises 'out of memory' when another is alive): the inline
     executor releases the others and loads again, so every trial is measured, each on a fresh load."""

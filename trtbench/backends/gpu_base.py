@@ -47,8 +47,10 @@ class GpuBackend(Backend):
     def stage_timer(self):
         if not self.on_gpu:
             return HostStageTimer()
-        return CudaEventStageTimer(self.settings.mode, self.settings.cuda_graph, self.settings.spin_wait,
-                                   graph_factory=self.graph_factory(), launch_gate=self.settings.launch_gate)
+        timer = CudaEventStageTimer(self.settings.mode, self.settings.cuda_graph, self.settings.spin_wait,
+                                    graph_factory=self.graph_factory(), launch_gate=self.settings.launch_gate)
+        timer.captures = self.captures_graphs
+        return timer
 
     def load_timer(self, slots: List[Slot]):
         """The timer that keeps several queries in flight on ``slots`` (see ``open_slots``)."""
@@ -56,6 +58,10 @@ class GpuBackend(Backend):
             return HostLoadTimer(slots, data_transfers=self.settings.data_transfers)
         return CudaLoadTimer(slots, cuda_graph=self.settings.cuda_graph, spin_wait=GPU_LOAD_SPIN_WAIT,
                              data_transfers=self.settings.data_transfers, graph_factory=self.graph_factory())
+
+    #: False where ``graph_factory`` always refuses (the compute call cannot be captured): the records then say
+    #: compute is timed eagerly, as it is
+    captures_graphs = True
 
     def graph_factory(self):
         """How to capture the compute stage in a CUDA graph; None: plain stream capture."""

@@ -316,6 +316,8 @@ class OnnxRuntimeBackend(GpuBackend):
     def _outputs(self) -> Dict[str, np.ndarray]:
         return {n: widen(np.array(a), self._out[n][1]) for n, a in self.slots[0].host_outputs().items()}
 
+    captures_graphs = False
+
     def graph_factory(self):
         def refuse(compute, stream):
             raise NotApplicable("onnxruntime's Run synchronises with the host and cannot be captured in a CUDA graph")

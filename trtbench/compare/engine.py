@@ -90,7 +90,30 @@ def env_of(run: RunDocument) -> Dict[str, Optional[str]]:
 def env_mismatches(base: List[RunDocument], cand: List[RunDocument]) -> List[str]:
     b = {k: {env_of(r)[k] for r in base} for k in env_of(base[0])}
     c = {k: {env_of(r)[k] for r in cand} for k in env_of(cand[0])}
-    return [f"{k}: baseline {sorted(map(str, b[k]))} vs candidate {sorted(map(str, c[k]))}" for k in b if b[k] != c[k]]
+    return ([f"{k}: baseline {sorted(map(str, b[k]))} vs candidate {sorted(map(str, c[k]))}" for k in b if b[k] != c[k]]
+            + window_mismatches(base, cand))
+
+
+def compute_window_of(rec: VariantRecord) -> str:
+    """What bounded the record's compute window (``timing.compute_window``); records written before trtbench
+    recorded it timed a GPU graph with transfers around the launch, so they do not compare with later ones."""
+    timing = rec.timing or {}
+    if timing.get("compute_window"):
+        return str(timing["compute_window"])
+    return "host clock" if timing.get("timer") == "host" else "not recorded (a trtbench before timing.compute_window)"
+
+
+def window_mismatches(base: List[RunDocument], cand: List[RunDocument]) -> List[str]:
+    """One line when a variant's compute was timed differently on the two sides (the same figure would not mean
+    the same thing: an event window around the launch holds the host's launch, one inside the graph does not)."""
+    def windows(runs):
+        return {rec.id: compute_window_of(rec) for run in runs for rec in run.records if rec.ok}
+    b, c = windows(base), windows(cand)
+    differ = sorted(i for i in b.keys() & c.keys() if b[i] != c[i])
+    if not differ:
+        return []
+    i = differ[0]
+    return [f"timing.compute_window of {len(differ)} variant(s), e.g. {i}: baseline {b[i]!r} vs candidate {c[i]!r}"]
 
 
 # ---- values of a record for a rule ---------------------------------------------------------------------

@@ -77,8 +77,8 @@ RUN_OPTIONS = (
     Option("trials", ("--trials",), "trials per variant, interleaved round-robin across the matrix, each after its "
            "own warm-up (default: 3)", "int", "N"),
     Option("isolation", ("--isolation",), "process: each trial runs in a fresh worker process, where run-to-run "
-           "variation lives, and loads its engine first thing there (default); round: one worker per round, its "
-           "trials one after another (fewer process starts; a reloaded engine can run slower); inline: every "
+           "variation lives, and loads its engine first thing there (default); round: one worker per round (and ab "
+           "side), its trials one after another (fewer process starts; a reloaded engine can run slower); inline: every "
            "trial in this process, backends stay loaded", choices=ISOLATIONS),
     Option("order_seed", ("--order-seed",), "seed of the per-round shuffle of the variant order (default: drawn "
            "and recorded)", "int", "N"),
@@ -88,9 +88,10 @@ RUN_OPTIONS = (
            "graph", "flag"),
     Option("cold", ("--cold",), "cold caches: flush the GPU L2 (or the CPU's last-level cache) and rotate the host "
            "input buffers between queries, outside the timed window", "flag"),
-    Option("no_launch_gate", ("--no-launch-gate",), "with --no-data-transfers (latency mode, CUDA graph): do not "
-           "hold the stream until the compute stage is enqueued; compute then includes the host's launch gap "
-           "(a few us)", "flag"),
+    Option("no_launch_gate", ("--no-launch-gate",), "latency mode, CUDA graph: time compute with events around the "
+           "graph launch, so it includes the host's launch gap (a few us), instead of holding the stream until "
+           "compute is enqueued (--no-data-transfers) or recording compute's events inside the graph (with "
+           "transfers)", "flag"),
     Option("spin_wait", ("--spin-wait",), "spin-wait on CUDA events instead of blocking sync (load runs, with --concurrency or --request-rate, always spin)", "flag"),
     Option("no_data_transfers", ("--no-data-transfers",), "time compute only: skip the H2D/D2H stages",
            "flag"),

@@ -36,7 +36,7 @@ class RunSettings:
     mode: str = "latency"  # latency: one query in flight; throughput: pipelined like trtexec
     cuda_graph: bool = True  # the compute stage replayed from a CUDA graph where it can be captured
     cold: bool = False  # flush the L2 cache and rotate host input buffers between queries (untimed)
-    launch_gate: bool = True  # latency, graph, no transfers: hold the stream until compute is enqueued (gpu/gate.py)
+    launch_gate: bool = True  # latency, graph: compute's window without the host's launch (gate or in-graph events)
     spin_wait: bool = False
     data_transfers: bool = True
     nvml_interval_ms: float = 20.0

@@ -235,7 +235,12 @@ class Graph:
                 r.cudaGraphDestroy(g)
             raise
         self._g = check(r.cudaStreamEndCapture(stream._s), "cudaStreamEndCapture")
-        self._x = check(r.cudaGraphInstantiate(self._g, 0), "cudaGraphInstantiate")
+        try:
+            self._x = check(r.cudaGraphInstantiate(self._g, 0), "cudaGraphInstantiate")
+        except BaseException:
+            r.cudaGraphDestroy(self._g)
+            self._g = None
+            raise
         self._launch = r.cudaGraphLaunch  # bound once: the launch sits inside the timed window
         self._stream = stream._s
         self._handle = stream.handle

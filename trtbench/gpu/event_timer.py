@@ -73,10 +73,11 @@ class CudaEventStageTimer:
         self.spin_wait = spin_wait
         self.launch_gate = launch_gate  # latency mode, graph launches: hold the stream until compute is enqueued
         self._graph_factory = graph_factory  # backend hook: (compute_fn, stream) -> object with launch()/destroy()
+        self.captures = True  # False: the backend's factory always refuses (onnxruntime), so compute runs eagerly
 
     def gated(self, data_transfers: bool) -> bool:
         """Whether a captured graph's compute is timed behind the launch gate (see the module docstring)."""
-        return self.launch_gate and self.cuda_graph and self.mode == "latency" and not data_transfers
+        return self.launch_gate and self.cuda_graph and self.captures and self.mode == "latency" and not data_transfers
 
     # ------------------------------------------------------------------------------------------------
     def run(self, calls: StageCalls, plan: LoopPlan) -> RawSamples:
@@ -88,7 +89,8 @@ class CudaEventStageTimer:
             timing = "eager"
             if self.cuda_graph:
                 if self.marked(plan.data_transfers):
-                    marks = [Event(False), Event(False)]
+                    marks.append(Event(False))  # one at a time: the finally frees whatever was made
+                    marks.append(Event(False))
                 graph, why, unmarked = self._capture(calls, streams[0 if self.mode == "latency" else 1], marks)
                 if graph is not None:
                     compute, timing = graph.launch, "graph"
@@ -122,19 +124,23 @@ class CudaEventStageTimer:
                 try:
                     if graph is not None:
                         graph.destroy()
-                    self._drop(marks)  # after the graph whose nodes record them
-                    if flush is not None:
-                        flush.free()
                 finally:
-                    for st in streams:
-                        st.synchronize()
-                        st.destroy()
+                    try:
+                        self._drop(marks)  # after the graph whose nodes record them
+                    finally:
+                        try:
+                            if flush is not None:
+                                flush.free()
+                        finally:
+                            for st in streams:
+                                st.synchronize()
+                                st.destroy()
 
     def compute_window(self, data_transfers: bool) -> str:
         """What bounds compute's window in latency mode (what was asked; a trial's timer string says what ran)."""
         if self.mode == "throughput":
             return "events around each launch on the compute stream (queries pipelined)"
-        if not self.cuda_graph:
+        if not self.cuda_graph or not self.captures:
             return "events around the eager call (launch included)"
         if self.gated(data_transfers):
             return "events behind the launch gate (GPU work only)"
@@ -144,9 +150,10 @@ class CudaEventStageTimer:
 
     def marked(self, data_transfers: bool) -> bool:
         """Whether compute is timed by event nodes inside the graph (see the module docstring): latency mode
-        where the gate is not used (data transfers), on a plain stream capture (not a backend's own)."""
-        return (self.cuda_graph and self.mode == "latency" and not self.gated(data_transfers)
-                and data_transfers and self._graph_factory is None)
+        where the gate is not used (data transfers), on a plain stream capture (not a backend's own), unless
+        ``--no-launch-gate`` asked for events around the launch."""
+        return (self.launch_gate and self.cuda_graph and self.mode == "latency" and data_transfers
+                and self._graph_factory is None)
 
     def _capture(self, calls: StageCalls, stream: Stream, marks: List[Event]):
         """(graph, why it is None, why ``marks`` are not in it): with ``marks``, capture them as the graph's
@@ -169,9 +176,9 @@ class CudaEventStageTimer:
 
     @staticmethod
     def _drop(marks: List[Event]) -> List[Event]:
-        for e in marks:
-            e.destroy()
-        return []
+        while marks:  # each destroyed at most once, even when one of them fails
+            marks.pop().destroy()
+        return marks
 
     # ------------------------------------------------------------------------------------------------
     def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream, flush: Optional[DeviceBuffer],

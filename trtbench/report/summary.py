@@ -48,7 +48,8 @@ def row(r: VariantRecord) -> List[str]:
 
 HEADER = ["variant", "trials", "h2d", "compute", "+-", "launch", "d2h", "latency", "p99", "infer/s", "rel_l2", "flags"]
 NOTE = ("times in ms, median over trials of the trial medians; +- = spread of compute between trials (CV); compute "
-        "is GPU time on a CUDA graph where it could be captured; launch = host time of one eager compute call; "
+        "is timed on a CUDA graph where it could be captured (record: timing.compute_window); launch = host time of "
+        "one eager compute call; "
         "latency = h2d + compute + d2h; p99 nearest-rank (as trtexec); rel_l2 = error against the fp32 reference")
 
 
@@ -61,6 +62,9 @@ def summary_table(records: Sequence[VariantRecord], excluded: Sequence[dict] = (
         fallbacks = {t.compute_timing for r in ok for t in r.trials if "fallback" in t.compute_timing}
         for f in sorted(fallbacks):
             out.append(f"compute timed eagerly where: {safe(f)}")
+        around = {t.compute_timing for r in ok for t in r.trials if "unavailable" in t.compute_timing}
+        for f in sorted(around):
+            out.append(f"compute timed with events around the graph launch where: {safe(f)}")
         loaded = load_rows(ok)
         if loaded:
             out.append("under load (throughput from the GPU span; response = arrival to D2H end, ms):")

@@ -128,7 +128,8 @@ class Trial:
     ended: float
     samples: RawSamples
     stats: Mapping[str, Stats]  # per series, derived from ``samples``
-    compute_timing: str  # "graph", "eager", or "eager (graph fallback: reason)"
+    compute_timing: str  # "graph", "eager", "eager (graph fallback: reason)", or "graph (launch gate | in-graph
+    #                      events unavailable: reason)"
     eager: Optional[Mapping[str, Stats]] = None  # compute/enqueue of a short eager pass, when a graph timed compute
     telemetry: Optional[Telemetry] = None
     flags: Tuple[str, ...] = ()

@@ -152,25 +152,34 @@ def _preload(settings_backends: Sequence[str]) -> List[str]:
     return mods
 
 
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def start_uninterrupted(proc) -> None:
-    """``proc.start()`` with Ctrl-C held back until the worker has its task list: an interrupt in the middle
-    left the new process reading a closed pipe, and its traceback on the terminal. The interrupt is delivered
-    as soon as the start returns (the worker itself ignores SIGINT). Handlers belong to the main thread: from
-    another one the start is plain."""
+    """``proc.start()`` with Ctrl-C and SIGTERM held back until the worker has its task list: an interrupt in
+    the middle left the new process reading a closed pipe, and its traceback on the terminal. A held signal is
+    delivered as soon as the start returns, to the handler that was in place (the worker itself ignores
+    SIGINT). Handlers belong to the main thread: from another one the start is plain."""
     if threading.current_thread() is not threading.main_thread():
         proc.start()
         return
     caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    previous = {}
     try:
+        for sig in HELD_SIGNALS:
+            previous[sig] = signal.signal(sig, lambda signum, frame: caught.append((signum, frame)))
         proc.start()
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught and previous is not signal.SIG_IGN:
-        if callable(previous):
-            previous(signal.SIGINT, caught[0])
-        else:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for signum, frame in caught[:1]:  # the first one decides (SIGTERM's handler raises, Ctrl-C's too)
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, frame)
+        elif handler is signal.SIG_DFL and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        elif handler is signal.SIG_DFL:
+            signal.raise_signal(signum)
 
 
 class ProcessExecutor:
@@ -208,11 +217,11 @@ class ProcessExecutor:
         proc = self.proc = self.ctx.Process(target=_worker_main, args=(send, list(tasks)), name="trtbench-worker",
                                             daemon=True)
         start_uninterrupted(proc)
-        send.close()
-        if on_start is not None:
-            on_start(proc.pid)
         finished = False
         try:
+            send.close()
+            if on_start is not None:
+                on_start(proc.pid)
             while True:
                 try:
                     msg = recv.recv()

@@ -160,8 +160,17 @@ class RunSession:
             res.arm.active.sort()
 
     def _follow(self, pid: int) -> None:
-        if self.sampler is not None:
+        if self.sampler is None:
+            return
+        try:
             self.sampler.follow(pid)
+        except Exception as exc:  # telemetry must never cost the measurements: the run goes on without it
+            dead, self.sampler = self.sampler, None
+            try:
+                dead.stop()
+            except Exception:
+                pass
+            self.progress("warning", {"message": f"NVML telemetry is off from here: {type(exc).__name__}: {exc}"})
 
     def _run_batch(self, batch) -> None:
         for task, out in self.executor.run(batch, on_start=self._follow):

@@ -11,8 +11,10 @@ host before its work reaches the stream, FAKE_CUDA_HOST_WAITS makes synchronisat
 and an event recorded on an idle stream stamps the host's clock, so a window opened before a slow launch
 contains the host's time, as on a GPU. FAKE_CUDA_FAIL_LAUNCH_AFTER=N makes every graph launch after the
 first N fail. An event recorded with cudaEventRecordExternal during a capture becomes a node of the graph: each
-launch stamps it where the graph's work reaches it (after the host's launch cost; FAKE_CUDA_NO_EVENT_NODES
-refuses such nodes). The driver double's
+launch stamps it where the graph's work reaches it (after the host's launch cost; FAKE_CUDA_NO_EVENT_NODES=1
+refuses such nodes and invalidates the capture, =end refuses the second only). FAKE_CUDA_LAUNCH_HOST_AFTER_MS
+makes a graph launch spend that long on the host after its work reached the stream;
+FAKE_CUDA_FAIL_INSTANTIATE makes every cudaGraphInstantiate fail. The driver double's
 cuStreamWaitValue32 holds a stream: its work is kept back until the host writes the awaited word, and then
 runs back to back from the moment a later call sees the word written (so no host time is in it). A
 synchronisation of a stream still held would never return on a GPU: here it raises.
@@ -255,7 +257,10 @@ def cudaEventRecordWithFlags(event, stream, flags):
     if e is None or s is None:
         return (cudaError_t.cudaErrorInvalidResourceHandle,)
     if s.capture is not None and flags & cudaEventRecordExternal:
-        if os.environ.get("FAKE_CUDA_NO_EVENT_NODES"):
+        refuse = os.environ.get("FAKE_CUDA_NO_EVENT_NODES")  # "1": every node, invalidating; "end": the second only
+        if refuse == "end" and any(isinstance(op, tuple) for op in s.capture):
+            return (cudaError_t.cudaErrorStreamCaptureUnsupported,)
+        if refuse and refuse != "end":
             _invalidate_capture(stream)
             return (cudaError_t.cudaErrorStreamCaptureUnsupported,)
         s.capture.append(("event", int(event)))
@@ -351,7 +356,7 @@ def cudaStreamEndCapture(stream):
 
 def cudaGraphInstantiate(graph, flags):
     g = _get("graph", graph)
-    if g is None:
+    if g is None or os.environ.get("FAKE_CUDA_FAIL_INSTANTIATE"):
         return cudaError_t.cudaErrorInvalidResourceHandle, None
     return OK, cudaGraphExec_t(ms=sum(op for op in g.ops if not isinstance(op, tuple)), ops=list(g.ops))
 
@@ -394,6 +399,9 @@ def cudaGraphLaunch(graphExec, stream):
     marked = any(isinstance(op, tuple) for op in x.ops)
     if not (_replay(stream, x.ops) if marked else _enqueue(stream, x.ms, "graph_launches")):
         return (cudaError_t.cudaErrorInvalidResourceHandle,)
+    t_end = _now_ms() + float(os.environ.get("FAKE_CUDA_LAUNCH_HOST_AFTER_MS", "0"))
+    while _now_ms() < t_end:  # the host's time after its work reached the stream, before the call returns
+        pass
     return (OK,)
 
 
