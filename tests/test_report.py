@@ -155,3 +155,21 @@ def test_index_html_renders_in_headless_chromium_with_every_image_loaded(cpu_run
     subprocess.run(cmd[:-2] + ["--window-size=1400,2000", f"--screenshot={shot}", html_path.as_uri()],
                    capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_the_summary_names_trials_whose_compute_was_not_timed_as_asked():
+    """A graph timed with events around its launch (a driver without event nodes or the gate), and a model timed
+    eagerly (no capture): the summary table says so under the table, each reason once."""
+    from tests.helpers import trial_of, variant_of
+    from trtbench.report.summary import summary_table
+    from trtbench.results.record import VariantRecord
+
+    around = "graph (in-graph events unavailable: CudaError: cudaEventRecordWithFlags failed)"
+    eager = "eager (graph fallback: NotApplicable: cannot be captured)"
+    recs = [VariantRecord(variant_of(m), variant_of(m).id, "ok", timing={"timer": "cuda-events"},
+                          trials=tuple(trial_of([1.0, 1.1, 1.2], k, compute_timing=why) for k in range(2)))
+            for m, why in (("mlp", around), ("resnet", eager))]
+    text = summary_table(recs)
+    assert text.count(f"compute timed with events around the graph launch where: {around}") == 1
+    assert text.count(f"compute timed eagerly where: {eager}") == 1
+    assert "events around the graph launch where: eager" not in text
