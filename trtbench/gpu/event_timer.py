@@ -35,6 +35,7 @@ copies. Streams, events, the graph and the flush buffer are created before the l
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from typing import Callable, List, Optional, Sequence
 
 from trtbench.gpu.cuda import DeviceBuffer, Event, Graph, Stream, check, l2_cache_bytes, rt
@@ -61,6 +62,11 @@ def capture_compute(compute, stream: Stream, graph_factory: Optional[Callable] =
         return None, f"{type(exc).__name__}: {text}"[:300]
 
 
+def _close_stream(stream: Stream) -> None:
+    stream.synchronize()
+    stream.destroy()
+
+
 class CudaEventStageTimer:
     name = "cuda-events"
 
@@ -81,31 +87,40 @@ class CudaEventStageTimer:
 
     # ------------------------------------------------------------------------------------------------
     def run(self, calls: StageCalls, plan: LoopPlan) -> RawSamples:
-        streams = [Stream() for _ in range(3 if self.mode == "throughput" else 1)]
-        graph = gate = flush = None
-        marks: List[Event] = []
-        try:
-            compute = calls.compute
+        # Everything made here is released in reverse order when the run ends, each release even when an
+        # earlier one fails: the gate (its pinned word), the graph, then the events its nodes record, the
+        # flush buffer, the streams (synchronised first).
+        with ExitStack() as stack:
+            streams = []
+            for _ in range(3 if self.mode == "throughput" else 1):
+                streams.append(Stream())
+                stack.callback(_close_stream, streams[-1])
+            compute, graph, gate, flush, marks = calls.compute, None, None, None, []
             timing = "eager"
             if self.cuda_graph:
                 if self.marked(plan.data_transfers):
-                    marks.append(Event(False))  # one at a time: the finally frees whatever was made
-                    marks.append(Event(False))
+                    for _ in range(2):
+                        marks.append(Event(False))
+                        stack.callback(marks[-1].destroy)
                 graph, why, unmarked = self._capture(calls, streams[0 if self.mode == "latency" else 1], marks)
                 if graph is not None:
+                    stack.callback(graph.destroy)
                     compute, timing = graph.launch, "graph"
                     if unmarked:
                         timing = f"graph (in-graph events unavailable: {unmarked})"
                 else:
                     timing = f"eager (graph fallback: {why})"
                 if graph is None or unmarked:
-                    marks = self._drop(marks)
+                    marks = []  # not in the graph: freed at the end, unused
             if graph is not None and self.gated(plan.data_transfers):
                 gate, why = LaunchGate.open(streams[0])
                 if gate is None:
                     timing = f"graph (launch gate unavailable: {why})"
+                else:
+                    stack.callback(gate.close, streams[0])  # frees its word even when the synchronisation fails
             if plan.cold:
                 flush = DeviceBuffer(2 * l2_cache_bytes())
+                stack.callback(flush.free)
             if self.mode == "latency":
                 s = self._latency(calls, compute, plan, streams[0], flush, timing, gate, marks)
             else:
@@ -116,25 +131,6 @@ class CudaEventStageTimer:
                 eager_plan = LoopPlan(0.0, n, 0.0, n, data_transfers=False)
                 s.eager = self._latency(calls, calls.compute, eager_plan, streams[0], None, "eager")
             return s
-        finally:
-            try:
-                if gate is not None:
-                    gate.close(streams[0])  # frees its word even when the stream's synchronisation fails
-            finally:
-                try:
-                    if graph is not None:
-                        graph.destroy()
-                finally:
-                    try:
-                        self._drop(marks)  # after the graph whose nodes record them
-                    finally:
-                        try:
-                            if flush is not None:
-                                flush.free()
-                        finally:
-                            for st in streams:
-                                st.synchronize()
-                                st.destroy()
 
     def compute_window(self, data_transfers: bool) -> str:
         """What bounds compute's window in latency mode (what was asked; a trial's timer string says what ran)."""
@@ -158,27 +154,13 @@ class CudaEventStageTimer:
     def _capture(self, calls: StageCalls, stream: Stream, marks: List[Event]):
         """(graph, why it is None, why ``marks`` are not in it): with ``marks``, capture them as the graph's
         first and last nodes; a driver that refuses gets the plain graph, and the reason is returned."""
+        unmarked = None
         if marks:
-            try:
-                calls.compute(stream.handle)  # warm before capture (TensorRT needs a first run)
-                stream.synchronize()
-                return Graph(calls.compute, stream, (marks[0], marks[1])), None, None
-            except Exception as exc:
-                unmarked = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-                try:
-                    stream.synchronize()
-                except Exception:
-                    pass
-                graph, why = capture_compute(calls.compute, stream, self._graph_factory)
-                return graph, why, f"{type(exc).__name__}: {unmarked}"
+            graph, unmarked = capture_compute(calls.compute, stream, lambda fn, st: Graph(fn, st, (marks[0], marks[1])))
+            if graph is not None:
+                return graph, None, None
         graph, why = capture_compute(calls.compute, stream, self._graph_factory)
-        return graph, why, None
-
-    @staticmethod
-    def _drop(marks: List[Event]) -> List[Event]:
-        while marks:  # each destroyed at most once, even when one of them fails
-            marks.pop().destroy()
-        return marks
+        return graph, why, unmarked
 
     # ------------------------------------------------------------------------------------------------
     def _latency(self, calls: StageCalls, compute, plan: LoopPlan, stream: Stream, flush: Optional[DeviceBuffer],
