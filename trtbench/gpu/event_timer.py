@@ -10,7 +10,7 @@ D2H end.
   (captured with cudaEventRecordExternal), stamped when the replay's work begins and ends on the GPU;
   without transfers the launch gate holds the stream from before compute's start event until its end event
   is enqueued (below). Either way the host's launch gap is in no window (the two are still not the same
-  figure: on H200s the smallest plans read 1-8%, 0.4-1.1 us, more after an input copy; the copy's effect
+  figure: on H200s the smallest plans read 1-8%, 0.4-1.4 us, more after an input copy; the copy's effect
   and the event nodes' own cost not separated, results/h200-2026-11-26d/). Eager compute, a graph a backend
   captures itself (PyTorch) with transfers, and a driver that refuses event nodes or the gate open the
   window with an event recorded right before the launch, so it holds the host's launch too.
